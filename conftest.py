@@ -1,0 +1,7 @@
+"""Test-session setup shared by tests/ and the doctests."""
+
+import os
+
+# scikit-learn runs its array-API check (dispatch enabled, NumPy inputs) only
+# when SciPy was imported with this set; set it before anything imports SciPy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")

@@ -1,0 +1,115 @@
+"""PyTorch modules: the MLP encoder/decoder pair.
+
+Nothing in this file knows about scikit-learn or skorch; the modules can be
+used, saved and fine-tuned in plain PyTorch.
+"""
+
+from collections import OrderedDict
+
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "identity": nn.Identity,
+}
+
+
+def make_mlp(
+    sizes,
+    activation="relu",
+    output_activation="identity",
+    dropout=0.0,
+    batch_norm=False,
+):
+    """Build a fully connected network as a named ``nn.Sequential``.
+
+    Every hidden layer is ``linear -> [batch norm] -> activation -> [dropout]``;
+    the last layer is ``linear -> output activation``. Layers are named
+    ``linear0``, ``bn0``, ``act0``, ``drop0``, ... so that parameters can be
+    addressed by pattern (e.g. ``"*linear*.weight"`` for weight decay).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths from input to output, at least two entries.
+    activation : str
+        Key of ``ACTIVATIONS`` used after every hidden layer.
+    output_activation : str
+        Key of ``ACTIVATIONS`` used after the last layer.
+    dropout : float
+        Dropout probability after every hidden activation (0 disables it).
+    batch_norm : bool
+        Whether to add ``BatchNorm1d`` before every hidden activation.
+
+    Returns
+    -------
+    mlp : nn.Sequential
+    """
+    layers = OrderedDict()
+    n_layers = len(sizes) - 1
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers[f"linear{i}"] = nn.Linear(fan_in, fan_out)
+        if i < n_layers - 1:
+            if batch_norm:
+                layers[f"bn{i}"] = nn.BatchNorm1d(fan_out)
+            layers[f"act{i}"] = ACTIVATIONS[activation]()
+            if dropout > 0:
+                layers[f"drop{i}"] = nn.Dropout(dropout)
+        elif output_activation != "identity":
+            layers[f"act{i}"] = ACTIVATIONS[output_activation]()
+    return nn.Sequential(layers)
+
+
+class MLPAutoencoder(nn.Module):
+    """A multilayer-perceptron autoencoder with a mirrored decoder.
+
+    The encoder maps ``n_features -> *hidden_layer_sizes -> n_components``
+    with a linear code layer; the decoder maps back through the hidden widths
+    in reverse order and ends in ``output_activation``.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input and of the reconstruction.
+    n_components : int
+        Width of the code.
+    hidden_layer_sizes : tuple of int
+        Encoder hidden widths; the decoder uses them reversed.
+    activation, output_activation, dropout, batch_norm
+        See :func:`make_mlp`.
+
+    Attributes
+    ----------
+    encoder : nn.Sequential
+        Maps ``(n, n_features)`` to ``(n, n_components)``.
+    decoder : nn.Sequential
+        Maps ``(n, n_components)`` to ``(n, n_features)``.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(),
+        activation="relu",
+        output_activation="identity",
+        dropout=0.0,
+        batch_norm=False,
+    ):
+        super().__init__()
+        hidden = tuple(hidden_layer_sizes)
+        common = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
+        self.encoder = make_mlp((n_features, *hidden, n_components), **common)
+        self.decoder = make_mlp(
+            (n_components, *hidden[::-1], n_features),
+            output_activation=output_activation,
+            **common,
+        )
+
+    def forward(self, X):
+        return self.decoder(self.encoder(X))

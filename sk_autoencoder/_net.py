@@ -1,0 +1,213 @@
+"""The skorch side: a thin ``NeuralNet`` subclass for reconstruction.
+
+It knows nothing of scikit-learn's parameter names; ``_transformer.py`` is the
+one place that translates them. What it adds to skorch:
+
+* in-memory data are turned into one float32 tensor per fit, on the target
+  device, and minibatches are slices of a per-epoch permutation drawn from a
+  generator seeded by ``seed`` (no per-row ``__getitem__`` or collate);
+* ``encode`` / ``decode`` / ``reconstruct``: batched, no-grad inference that
+  computes in float64 when the caller's data are float64;
+* ``DivergenceCheck``: stop with a clear error as soon as the loss is not
+  finite, instead of training on NaNs.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from torch.utils.data import Dataset, Subset
+
+# Inference chunks hold about this many activations of the widest layer.
+_INFERENCE_ELEMENTS = 1 << 23
+
+
+def as_tensor(X, dtype=torch.float32, device="cpu"):
+    """Convert an array to a C-contiguous tensor with at most one copy."""
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=dtype).contiguous()
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    X = np.ascontiguousarray(X, dtype=np_dtype)
+    with warnings.catch_warnings():
+        # Read-only inputs (memmaps) are only ever read.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not")
+        return torch.as_tensor(X).to(device)
+
+
+class TensorData(Dataset):
+    """The training data as one tensor; each sample is its own target."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.X[i]
+
+
+class BatchIterator:
+    """Minibatches sliced from a tensor, optionally in a fresh random order.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        All rows, already on the training device.
+    indices : torch.Tensor or None
+        The rows of ``X`` to iterate over (a validation split); None for all.
+    batch_size : int
+    generator : torch.Generator or None
+        Draws one permutation per pass; None keeps the stored order.
+    drop_singleton : bool
+        Skip a trailing batch of one row (batch norm cannot train on it).
+    """
+
+    def __init__(self, X, indices, batch_size, generator=None, drop_singleton=False):
+        self.X = X
+        self.indices = indices
+        self.batch_size = batch_size
+        self.generator = generator
+        self.drop_singleton = drop_singleton
+
+    def _n_rows(self):
+        return len(self.X) if self.indices is None else len(self.indices)
+
+    def __len__(self):
+        n_rows = self._n_rows()
+        n_batches = -(-n_rows // self.batch_size)
+        if self.drop_singleton and n_rows > 1 and n_rows % self.batch_size == 1:
+            n_batches -= 1
+        return n_batches
+
+    def __iter__(self):
+        n_rows = self._n_rows()
+        order = self.indices
+        if self.generator is not None:
+            perm = torch.randperm(n_rows, generator=self.generator)
+            order = perm if order is None else order[perm]
+        if order is not None:
+            order = order.to(self.X.device)
+        for b in range(len(self)):
+            start = b * self.batch_size
+            stop = min(start + self.batch_size, n_rows)
+            if order is None:
+                Xb = self.X[start:stop]
+            else:
+                Xb = self.X.index_select(0, order[start:stop])
+            yield Xb, Xb
+
+
+class DivergenceCheck(Callback):
+    """Raise ``TrainingDiverged`` once the epoch's training loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        if not np.isfinite(loss):
+            raise TrainingDiverged(net.history[-1, "epoch"], loss)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch, loss):
+        super().__init__(f"the training loss became {loss} at epoch {epoch}")
+        self.epoch = epoch
+        self.loss = loss
+
+
+class AutoencoderNet(NeuralNet):
+    """A skorch ``NeuralNet`` that learns to reconstruct its input.
+
+    ``fit(X)`` / ``partial_fit(X)`` take an array or tensor of shape
+    ``(n_samples, n_features)``; the target is ``X`` itself, and ``y`` must
+    be None. The module must have ``encoder`` and ``decoder`` submodules.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`skorch.NeuralNet`.
+    seed : int, default=0
+        Seeds the per-epoch shuffling. Epoch ``e`` of the history draws its
+        permutation from ``seed + e``, so continued training (warm start)
+        does not repeat earlier orders.
+    """
+
+    def __init__(self, *args, seed=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seed = seed
+
+    def get_dataset(self, X, y=None):
+        if y is not None:
+            raise ValueError("AutoencoderNet reconstructs X; y must be None.")
+        if isinstance(X, Dataset):
+            return X
+        return TensorData(as_tensor(X, device=self.device))
+
+    def get_iterator(self, dataset, training=False):
+        indices = None
+        if isinstance(dataset, Subset) and isinstance(dataset.dataset, TensorData):
+            indices = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+            dataset = dataset.dataset
+        if not isinstance(dataset, TensorData):
+            return super().get_iterator(dataset, training=training)
+        X = dataset.X
+        if training:
+            generator = torch.Generator().manual_seed(self.seed + len(self.history))
+            return BatchIterator(
+                X,
+                indices,
+                self.batch_size,
+                generator=generator,
+                drop_singleton=self._has_batch_norm(),
+            )
+        return BatchIterator(X, indices, self._inference_rows(self.module_))
+
+    def _has_batch_norm(self):
+        return any(
+            isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for m in self.module_.modules()
+        )
+
+    @staticmethod
+    def _inference_rows(module):
+        widths = [p.shape[0] for p in module.parameters() if p.ndim == 2]
+        return max(1, _INFERENCE_ELEMENTS // max(widths, default=1))
+
+    def encode(self, X):
+        """Return the codes of ``X`` as an array of ``X``'s float dtype."""
+        return self._apply(self.module_.encoder, X)
+
+    def decode(self, Z):
+        """Return the reconstructions decoded from the codes ``Z``."""
+        return self._apply(self.module_.decoder, Z)
+
+    def reconstruct(self, X):
+        """Return ``decode(encode(X))``, computed without leaving torch."""
+        return self._apply(self.module_, X)
+
+    def _apply(self, module, X):
+        """Run ``module`` on ``X`` in chunks, in eval mode, without gradients.
+
+        float64 input runs through a float64 copy of the module: a float64
+        caller gets float64 arithmetic, so rows come out the same (to ~1e-15)
+        whatever chunk or subset they are computed in.
+        """
+        self.check_is_fitted()
+        dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+        if dtype == torch.float64:
+            module = copy.deepcopy(module).double()
+        module.eval()
+        rows = self._inference_rows(module)
+        out = None
+        with torch.no_grad():
+            for start in range(0, len(X), rows):
+                Xb = as_tensor(X[start : start + rows], dtype, self.device)
+                Yb = module(Xb).cpu().numpy()
+                if out is None:
+                    out = np.empty((len(X), Yb.shape[1]), dtype=Yb.dtype)
+                out[start : start + len(Yb)] = Yb
+        return out
