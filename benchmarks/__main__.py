@@ -1,0 +1,68 @@
+"""``python -m benchmarks``: the autoencoder against PCA on bundled data.
+
+Prints a Markdown table and writes CSV/JSON figures and PNG plots to --out.
+``--quick`` runs a reduced sweep (one seed, few k, 20-epoch autoencoders)
+in about two minutes on two cores: a smoke run, not a result.
+"""
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import sklearn
+import skorch
+import torch
+
+from . import _report, compare
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sweep for smoke tests")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="output folder")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, quick 1)")
+    parser.add_argument(
+        "--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"]
+    )
+    args = parser.parse_args(argv)
+
+    seeds = list(range(args.seeds or (1 if args.quick else 3)))
+    sweep = compare.SWEEPS["quick" if args.quick else "full"]
+    methods = compare.make_methods(quick=args.quick)
+    start = time.perf_counter()
+    records, artefacts = compare.run(args.datasets, sweep, seeds, methods)
+    meta = {
+        "command": " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]),
+        "quick": args.quick,
+        "seeds": seeds,
+        "sweep": {d: sweep[d] for d in args.datasets},
+        "recommended": compare.RECOMMENDED,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or 'cpu'}",
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "skorch": skorch.__version__, "sklearn": sklearn.__version__},
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
+    summary = _report.summarise(records)
+    _report.write_files(records, summary, args.out, meta)
+    _plot(summary, artefacts, args.out, sweep)
+    print(_report.markdown_table(summary))
+    print(f"\n{len(records)} fits in {meta['wall_s']} s; files in {args.out}/")
+
+
+def _plot(summary, artefacts, out, sweep):
+    _report.plot_error_vs_k(summary, out / "error_vs_k.png")
+    if ("mnist", "test") not in artefacts:
+        return
+    X_test, _ = artefacts[("mnist", "test")]
+    k = 32 if 32 in sweep["mnist"] else max(sweep["mnist"])
+    recons = {m: artefacts[key] for key in artefacts if key[:2] == ("mnist", "recon") and key[3] == k for m in [key[2]]}
+    _report.plot_reconstructions(X_test, recons, k, out / "mnist_reconstructions.png")
+    codes = {key[2]: artefacts[key] for key in artefacts if key[:2] == ("mnist", "codes")}
+    knn = summary.xs(("mnist", 2), level=("dataset", "k"))["knn_acc_mean"]
+    _report.plot_codes(codes, out / "mnist_codes_2d.png", knn.to_dict())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Autoencoder vs PCA (and KernelPCA) on bundled data: the measurements.
+
+Every method is fitted on the fixed training split and measured on the
+held-out split: mean squared reconstruction error, per-image squared error,
+accuracy of a logistic regression and of a 5-NN classifier trained on the
+codes, fit time and transform throughput.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.decomposition import PCA, KernelPCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
+
+from sk_autoencoder import AutoencoderTransformer, reconstruction_error
+
+from . import _data
+
+# The configuration the README recommends for image-like data in [0, 1].
+RECOMMENDED = dict(
+    hidden_layer_sizes=(512, 256),
+    dropout=0.1,
+    batch_size=128,
+    max_iter=300,
+)
+
+SWEEPS = {
+    "full": {"digits": (2, 4, 8, 16, 32), "mnist": (2, 4, 8, 16, 32, 64)},
+    "quick": {"digits": (2, 8), "mnist": (2, 32)},
+}
+
+
+def make_methods(quick=False):
+    """Return ``{name: factory(n_components, seed) -> estimator}``.
+
+    ``quick`` caps the autoencoders at 20 epochs: a smoke run, not a result.
+    """
+    cap = {"max_iter": 20} if quick else {}
+    return {
+        "PCA": lambda k, seed: PCA(k, random_state=seed),
+        "KernelPCA": lambda k, seed: KernelPCA(
+            k, kernel="rbf", fit_inverse_transform=True, alpha=0.1, random_state=seed
+        ),
+        "AE default": lambda k, seed: AutoencoderTransformer(k, random_state=seed, **cap),
+        "AE recommended": lambda k, seed: AutoencoderTransformer(
+            k, random_state=seed, **{**RECOMMENDED, **cap}
+        ),
+    }
+
+
+def _throughput(estimator, X, min_seconds=0.2):
+    """Rows per second of ``estimator.transform`` on X (repeated to min_seconds)."""
+    rows, start = 0, time.perf_counter()
+    while True:
+        estimator.transform(X)
+        rows += len(X)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return rows / elapsed
+
+
+def _accuracy(classifier, Z_train, y_train, Z_test, y_test):
+    return float(classifier.fit(Z_train, y_train).score(Z_test, y_test))
+
+
+def measure(estimator, X_train, y_train, X_test, y_test):
+    """Fit ``estimator`` on the training split and measure it on the test split.
+
+    Returns
+    -------
+    record : dict
+        ``mse``, ``sq_error_per_image``, ``logreg_acc``, ``knn_acc``,
+        ``fit_s``, ``transform_rows_per_s``.
+    codes : ndarray
+        The test codes.
+    reconstructions : ndarray
+        The test reconstructions.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        Z_train = estimator.fit_transform(X_train)
+        fit_s = time.perf_counter() - start
+    Z_test = estimator.transform(X_test)
+    X_hat = estimator.inverse_transform(Z_test)
+    per_sample = reconstruction_error(estimator, X_test, per_sample=True)
+    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    record = {
+        "mse": float(per_sample.mean()),
+        "sq_error_per_image": float(per_sample.mean() * X_test.shape[1]),
+        "logreg_acc": _accuracy(logreg, Z_train, y_train, Z_test, y_test),
+        "knn_acc": _accuracy(KNeighborsClassifier(5), Z_train, y_train, Z_test, y_test),
+        "fit_s": fit_s,
+        "transform_rows_per_s": _throughput(estimator, X_test),
+    }
+    return record, Z_test, X_hat
+
+
+def run(datasets, sweep, seeds, methods, progress=True):
+    """Run every (dataset, k, method, seed) and collect the figures.
+
+    Parameters
+    ----------
+    datasets : list of str
+    sweep : dict
+        ``{dataset: tuple of n_components}``.
+    seeds : list of int
+    methods : dict
+        From :func:`make_methods`.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    records : list of dict
+        One per run, with ``dataset``, ``method``, ``k``, ``seed`` and the
+        figures of :func:`measure`.
+    artefacts : dict
+        For the plots, from the first seed: ``(dataset, "codes", method)`` ->
+        (test codes at k=2, test labels), ``(dataset, "recon", method, k)`` ->
+        test reconstructions, ``(dataset, "test")`` -> (X_test, y_test).
+    """
+    jobs = [
+        (name, k, method, seed)
+        for name in datasets
+        for k in sweep[name]
+        for seed in seeds
+        for method in methods
+    ]
+    records, artefacts, data = [], {}, {}
+    bar = tqdm(jobs, disable=not progress, unit="fit")
+    for name, k, method, seed in bar:
+        if name not in data:
+            X, y = _data.load(name)
+            data[name] = _data.split(X, y)
+            artefacts[(name, "test")] = (data[name][1], data[name][3])
+        X_train, X_test, y_train, y_test = data[name]
+        bar.set_description(f"{name} k={k} {method} seed={seed}")
+        record, Z_test, X_hat = measure(
+            methods[method](k, seed), X_train, y_train, X_test, y_test
+        )
+        records.append({"dataset": name, "method": method, "k": k, "seed": seed, **record})
+        bar.set_postfix(mse=f"{record['mse']:.4f}", fit=f"{record['fit_s']:.1f}s")
+        if seed == seeds[0]:
+            if k == 2:
+                artefacts[(name, "codes", method)] = (Z_test, y_test)
+            artefacts[(name, "recon", method, k)] = X_hat[:10]
+    return records, artefacts
