@@ -22,12 +22,15 @@ from sk_autoencoder import AutoencoderTransformer, reconstruction_error
 
 from . import _data
 
-# The configuration the README recommends for image-like data in [0, 1].
+# The configuration the README recommends for reconstruction of image-like
+# data at 8 or more components: one wide hidden layer, small batches and a
+# touch of weight decay generalise best on 4,000 MNIST images. (For 2-D
+# visualisation the deeper default does better; see the README.)
 RECOMMENDED = dict(
-    hidden_layer_sizes=(512, 256),
-    dropout=0.1,
-    batch_size=128,
-    max_iter=300,
+    hidden_layer_sizes=(1024,),
+    batch_size=32,
+    alpha=1e-6,
+    max_iter=50,
 )
 
 SWEEPS = {

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
 from torch.utils.data import Dataset, Subset
 
 # Inference chunks hold about this many activations of the widest layer.
@@ -166,6 +167,36 @@ class AutoencoderNet(NeuralNet):
             )
         return BatchIterator(X, indices, self._inference_rows(self.module_))
 
+    def notify(self, method_name, **cb_kwargs):
+        # Same calls as skorch's notify, minus the callbacks that inherit the
+        # no-op hook from Callback: most hooks fire three times per batch.
+        getattr(self, method_name)(self, **cb_kwargs)
+        noop = getattr(Callback, method_name, None)
+        for _, cb in self.callbacks_:
+            hook = getattr(type(cb), method_name, None)
+            if hook is None or hook is not noop:
+                getattr(cb, method_name)(self, **cb_kwargs)
+
+    def train_step_single(self, batch, **fit_params):
+        # skorch re-applies train mode to every submodule on every batch; do
+        # it only when a validation pass has switched to eval mode.
+        if not self.module_.training:
+            self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, torch.Tensor) and not fit_params:
+            return self.module_(x)
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        # Batches are tensors on the device already: no conversion needed.
+        return self.criterion_(y_pred, y_true)
+
     def _has_batch_norm(self):
         return any(
             isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
@@ -174,7 +205,7 @@ class AutoencoderNet(NeuralNet):
 
     @staticmethod
     def _inference_rows(module):
-        widths = [p.shape[0] for p in module.parameters() if p.ndim == 2]
+        widths = [max(p.shape) for p in module.parameters() if p.ndim == 2]
         return max(1, _INFERENCE_ELEMENTS // max(widths, default=1))
 
     def encode(self, X):

@@ -465,7 +465,6 @@ class AutoencoderTransformer(
             module__batch_norm=self.batch_norm,
             criterion=_LOSSES[self.loss],
             optimizer=torch.optim.Adam,
-            optimizer__param_groups=[("*linear*.weight", {"weight_decay": self.alpha})],
             lr=self.learning_rate_init,
             max_epochs=self.max_iter,
             batch_size=self.batch_size_,
@@ -474,7 +473,25 @@ class AutoencoderTransformer(
             device=self.device_,
             verbose=int(self.verbose),
             seed=seed,
+            **self._disabled_default_callbacks(),
+            # Weight decay on the weights only; a second parameter group costs
+            # a second optimizer pass per step, so only when it is used.
+            **(
+                {"optimizer__param_groups": [("*linear*.weight", {"weight_decay": self.alpha})]}
+                if self.alpha
+                else {}
+            ),
         )
+
+    def _disabled_default_callbacks(self):
+        """skorch defaults that would only cost time in this fit."""
+        disabled = {}
+        if not self.verbose:
+            # PrintLog formats its table every epoch even when silent.
+            disabled["callbacks__print_log"] = None
+        if not self.early_stopping:
+            disabled["callbacks__valid_loss"] = None
+        return disabled
 
     def _load_previous_weights(self, net):
         try:
