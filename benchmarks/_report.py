@@ -69,7 +69,8 @@ def plot_error_vs_k(summary, path):
             ax.errorbar(rows.index, rows.mse_mean, yerr=rows.mse_sd, marker="o", capsize=3, label=method)
         ax.set(xscale="log", yscale="log", xlabel="n_components", ylabel="held-out MSE", title=dataset)
         ax.set_xticks(list(part.index.get_level_values("k").unique()))
-        ax.get_xaxis().set_major_formatter(plt.ScalarFormatter())
+        ax.xaxis.set_major_formatter(plt.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -98,7 +99,9 @@ def plot_codes(codes, path, accuracies):
     """2-D test codes coloured by class, one panel per method."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(codes), figsize=(5 * len(codes), 4.5), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(codes), figsize=(4.2 * len(codes) + 1, 4.2), squeeze=False, layout="constrained"
+    )
     for ax, (method, (Z, y)) in zip(axes[0], codes.items()):
         points = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
         ax.set(title=f"{method}: 5-NN acc {accuracies[method]:.2f}", xticks=[], yticks=[])

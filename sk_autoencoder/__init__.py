@@ -1,14 +1,20 @@
 """Autoencoders as scikit-learn transformers, trained with skorch."""
 
-from ._modules import MLPAutoencoder
-from ._net import AutoencoderNet
+from ._modules import MLPAutoencoder, VariationalMLPAutoencoder
+from ._net import AutoencoderNet, VariationalNet
+from ._outlier import AutoencoderOutlierDetector
 from ._scoring import reconstruction_error, reconstruction_scorer
 from ._transformer import AutoencoderTransformer
+from ._variational import VariationalAutoencoderTransformer
 
 __all__ = [
     "AutoencoderNet",
+    "AutoencoderOutlierDetector",
     "AutoencoderTransformer",
     "MLPAutoencoder",
+    "VariationalAutoencoderTransformer",
+    "VariationalMLPAutoencoder",
+    "VariationalNet",
     "reconstruction_error",
     "reconstruction_scorer",
 ]

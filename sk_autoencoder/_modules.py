@@ -25,6 +25,7 @@ def make_mlp(
     output_activation="identity",
     dropout=0.0,
     batch_norm=False,
+    hidden_output=False,
 ):
     """Build a fully connected network as a named ``nn.Sequential``.
 
@@ -45,6 +46,9 @@ def make_mlp(
         Dropout probability after every hidden activation (0 disables it).
     batch_norm : bool
         Whether to add ``BatchNorm1d`` before every hidden activation.
+    hidden_output : bool
+        Treat the last layer as a hidden one too (batch norm, activation,
+        dropout), for a trunk that feeds further heads.
 
     Returns
     -------
@@ -54,7 +58,7 @@ def make_mlp(
     n_layers = len(sizes) - 1
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers[f"linear{i}"] = nn.Linear(fan_in, fan_out)
-        if i < n_layers - 1:
+        if i < n_layers - 1 or hidden_output:
             if batch_norm:
                 layers[f"bn{i}"] = nn.BatchNorm1d(fan_out)
             layers[f"act{i}"] = ACTIVATIONS[activation]()
@@ -110,6 +114,67 @@ class MLPAutoencoder(nn.Module):
             output_activation=output_activation,
             **common,
         )
+
+    def forward(self, X):
+        return self.decoder(self.encoder(X))
+
+
+class VariationalMLPAutoencoder(nn.Module):
+    """A variational autoencoder with a Gaussian MLP encoder.
+
+    A shared trunk ``n_features -> *hidden_layer_sizes`` feeds two linear
+    heads, the posterior mean and log-variance of the ``n_components``-d
+    code; the decoder mirrors the trunk. ``encoder`` maps inputs to the
+    posterior mean (deterministic codes); ``encode_stats`` returns both
+    statistics for training.
+
+    Parameters
+    ----------
+    Same as :class:`MLPAutoencoder`.
+
+    Attributes
+    ----------
+    encoder : nn.Sequential
+        ``trunk`` then ``linear_mean``: inputs to posterior means.
+    linear_log_var : nn.Linear
+        The log-variance head on the trunk's output.
+    decoder : nn.Sequential
+        Codes to reconstructions.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(),
+        activation="relu",
+        output_activation="identity",
+        dropout=0.0,
+        batch_norm=False,
+    ):
+        super().__init__()
+        hidden = tuple(hidden_layer_sizes)
+        common = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
+        trunk = (
+            make_mlp((n_features, *hidden), hidden_output=True, **common)
+            if hidden
+            else nn.Identity()
+        )
+        width = hidden[-1] if hidden else n_features
+        self.encoder = nn.Sequential(
+            OrderedDict(trunk=trunk, linear_mean=nn.Linear(width, n_components))
+        )
+        self.linear_log_var = nn.Linear(width, n_components)
+        self.decoder = make_mlp(
+            (n_components, *hidden[::-1], n_features),
+            output_activation=output_activation,
+            **common,
+        )
+
+    def encode_stats(self, X):
+        """Return the posterior ``(mean, log_var)``, each ``(n, n_components)``."""
+        h = self.encoder.trunk(X)
+        return self.encoder.linear_mean(h), self.linear_log_var(h)
 
     def forward(self, X):
         return self.decoder(self.encoder(X))

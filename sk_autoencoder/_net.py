@@ -13,6 +13,7 @@ one place that translates them. What it adds to skorch:
 """
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
 from torch.utils.data import Dataset, Subset
 
 # Inference chunks hold about this many activations of the widest layer.
@@ -120,6 +122,18 @@ class TrainingDiverged(FloatingPointError):
         self.loss = loss
 
 
+def jacobian_sq_norm(codes, X):
+    """Hutchinson estimate of the mean squared Frobenius norm of d codes / d X.
+
+    For ``v`` with independent standard normal entries,
+    ``E ||J^T v||^2 = trace(J J^T) = ||J||_F^2``; one draw per sample keeps the
+    cost at one extra backward pass. ``X`` must require grad.
+    """
+    v = torch.randn_like(codes)
+    (grad,) = torch.autograd.grad(codes, X, grad_outputs=v, create_graph=True)
+    return grad.pow(2).sum(dim=1).mean()
+
+
 class AutoencoderNet(NeuralNet):
     """A skorch ``NeuralNet`` that learns to reconstruct its input.
 
@@ -135,11 +149,32 @@ class AutoencoderNet(NeuralNet):
         Seeds the per-epoch shuffling. Epoch ``e`` of the history draws its
         permutation from ``seed + e``, so continued training (warm start)
         does not repeat earlier orders.
+    noise : {"gaussian", "masking"} or None, default=None
+        Corruption of training batches (denoising); the target stays clean.
+    noise_level : float, default=0.1
+        Standard deviation (gaussian) or zeroing probability (masking).
+    sparsity : float, default=0.0
+        Weight of the L1 penalty on the codes.
+    contractive : float, default=0.0
+        Weight of the squared Frobenius norm of the encoder's Jacobian.
     """
 
-    def __init__(self, *args, seed=0, **kwargs):
+    def __init__(
+        self,
+        *args,
+        seed=0,
+        noise=None,
+        noise_level=0.1,
+        sparsity=0.0,
+        contractive=0.0,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.seed = seed
+        self.noise = noise
+        self.noise_level = noise_level
+        self.sparsity = sparsity
+        self.contractive = contractive
 
     def get_dataset(self, X, y=None):
         if y is not None:
@@ -183,19 +218,49 @@ class AutoencoderNet(NeuralNet):
         if not self.module_.training:
             self._set_training(True)
         Xi, yi = unpack_data(batch)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        X_in = self.corrupt(Xi)
+        if self.contractive:
+            X_in = X_in.detach().requires_grad_(True)
+        y_pred = self.infer(X_in, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=X_in, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
+    def corrupt(self, X):
+        """Return the training input: X itself, or X with noise (denoising)."""
+        if self.noise == "gaussian":
+            return X + self.noise_level * torch.randn_like(X)
+        if self.noise == "masking":
+            return X * (torch.rand_like(X) >= self.noise_level)
+        return X
+
     def infer(self, x, **fit_params):
-        if isinstance(x, torch.Tensor) and not fit_params:
-            return self.module_(x)
-        return super().infer(x, **fit_params)
+        """Return ``(reconstruction, codes)`` for the batch ``x``."""
+        x = self._check_infer_input(x, fit_params)
+        codes = self.module_.encoder(x)
+        return self.module_.decoder(codes), codes
+
+    def _check_infer_input(self, x, fit_params):
+        if fit_params:
+            raise TypeError(
+                f"{type(self).__name__} takes no fit parameters, got {sorted(fit_params)}."
+            )
+        return x if isinstance(x, torch.Tensor) else to_tensor(x, device=self.device)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        # Batches are tensors on the device already: no conversion needed.
-        return self.criterion_(y_pred, y_true)
+        """Reconstruction loss, plus the sparsity and contractive penalties
+        when training (the validation loss is the reconstruction alone)."""
+        reconstruction, codes = y_pred[:2]
+        loss = self.reconstruction_loss(reconstruction, y_true)
+        if training and self.sparsity:
+            loss = loss + self.sparsity * codes.abs().sum(dim=1).mean()
+        if training and self.contractive:
+            loss = loss + self.contractive * jacobian_sq_norm(codes, X)
+        return loss
+
+    def reconstruction_loss(self, reconstruction, X):
+        """The criterion between reconstruction and target, per feature."""
+        return self.criterion_(reconstruction, X)
 
     def _has_batch_norm(self):
         return any(
@@ -242,3 +307,53 @@ class AutoencoderNet(NeuralNet):
                     out = np.empty((len(X), Yb.shape[1]), dtype=Yb.dtype)
                 out[start : start + len(Yb)] = Yb
         return out
+
+
+class VariationalNet(AutoencoderNet):
+    """``AutoencoderNet`` for a Gaussian-encoder module (variational AE).
+
+    The module needs ``encode_stats(x) -> (mean, log_var)`` and a
+    ``decoder``. Training decodes ``mean + exp(log_var / 2) * eps`` and
+    minimises the negative ELBO per feature: the reconstruction negative
+    log-likelihood plus ``beta * KL(q(z|x) || N(0, I)) / n_features``.
+
+    With an MSE criterion the decoder is a Gaussian whose shared variance is
+    set to its optimum, the batch's mean squared error (the "calibrated
+    decoder" of Rybkin et al., 2021), so the likelihood term is
+    ``(log(2 pi mse) + 1) / 2``: its balance with the KL term no longer
+    depends on the data's scale, which prevents the posterior collapse that
+    a unit-variance decoder suffers on data of small variance. With BCE the
+    Bernoulli likelihood is used as it is.
+
+    Parameters
+    ----------
+    beta : float, default=1.0
+        Weight of the KL term.
+    """
+
+    def __init__(self, *args, beta=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.beta = beta
+
+    def infer(self, x, **fit_params):
+        """Return ``(reconstruction, mean, log_var)`` for the batch ``x``."""
+        x = self._check_infer_input(x, fit_params)
+        mean, log_var = self.module_.encode_stats(x)
+        # Keeps exp() finite when an update overshoots.
+        log_var = log_var.clamp(-30.0, 20.0)
+        codes = mean
+        if self.module_.training:
+            codes = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        return self.module_.decoder(codes), mean, log_var
+
+    def reconstruction_loss(self, reconstruction, X):
+        loss = self.criterion_(reconstruction, X)
+        if isinstance(self.criterion_, torch.nn.MSELoss):
+            loss = 0.5 * (torch.log(2 * math.pi * loss.clamp_min(1e-12)) + 1.0)
+        return loss
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        _, mean, log_var = y_pred
+        kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1).mean()
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        return loss + self.beta * kl / y_true.shape[1]

@@ -1,11 +1,20 @@
-"""scikit-learn's API conformance checks, with no expected failures."""
+"""scikit-learn's API conformance checks, with no expected failures.
+
+BCE configurations are not here: they rightly refuse the data outside [0, 1]
+that the checks feed them; tests/test_transformer.py covers them instead.
+"""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk_autoencoder import AutoencoderTransformer
+from sk_autoencoder import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoderTransformer,
+)
 
 ESTIMATORS = [
     AutoencoderTransformer(),
+    # deep + tanh + dropout + batch norm + early stopping + weight decay
     AutoencoderTransformer(
         n_components=3,
         hidden_layer_sizes=(32, 16, 8),
@@ -18,6 +27,7 @@ ESTIMATORS = [
         batch_size=8,
         max_iter=30,
     ),
+    # linear, no hidden layer, sigmoid output
     AutoencoderTransformer(
         n_components=1,
         hidden_layer_sizes=(),
@@ -25,6 +35,19 @@ ESTIMATORS = [
         output_activation="sigmoid",
         learning_rate_init=1e-2,
         max_iter=20,
+    ),
+    # denoising (gaussian) + sparse + contractive
+    AutoencoderTransformer(
+        noise="gaussian", noise_level=0.2, sparsity=1e-3, contractive=1e-2, max_iter=30
+    ),
+    AutoencoderTransformer(noise="masking", noise_level=0.3, activation="gelu", max_iter=30),
+    VariationalAutoencoderTransformer(),
+    VariationalAutoencoderTransformer(
+        n_components=3, hidden_layer_sizes=(16,), beta=0.5, batch_norm=True, max_iter=30
+    ),
+    AutoencoderOutlierDetector(),
+    AutoencoderOutlierDetector(
+        n_components=1, hidden_layer_sizes=(8,), noise="gaussian", early_stopping=True, max_iter=30
     ),
 ]
 

@@ -1,0 +1,181 @@
+"""AutoencoderOutlierDetector: novelty and outlier scores from reconstruction."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseAutoencoder, fill_doc
+
+
+@fill_doc
+class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
+    """Outlier detection by autoencoder reconstruction error.
+
+    An autoencoder trained on (mostly normal) data reconstructs samples like
+    them well and unusual samples badly. ``score_samples`` is minus each
+    sample's mean squared reconstruction error (lower is more abnormal, as
+    in :class:`~sklearn.ensemble.IsolationForest`); the decision threshold
+    is the ``contamination`` quantile of the training scores.
+
+    Parameters
+    ----------
+{shared_parameters}
+
+    contamination : float, default=0.1
+        Expected proportion of outliers in the training data, in (0, 0.5]:
+        that fraction of the training samples is predicted as outliers.
+
+    Attributes
+    ----------
+{shared_attributes}
+
+    offset_ : float
+        ``decision_function = score_samples - offset_``: the
+        ``contamination`` quantile of the training scores.
+
+    threshold_ : float
+        The reconstruction error above which a sample is an outlier
+        (``-offset_``), as in pyod.
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest : Isolation-based outlier detection.
+    AutoencoderTransformer : The same network as a transformer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_autoencoder import AutoencoderOutlierDetector
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 20))
+    >>> det = AutoencoderOutlierDetector(n_components=5, max_iter=20,
+    ...                                  contamination=0.05, random_state=0).fit(X)
+    >>> int((det.predict(X) == -1).sum())
+    10
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        output_activation="identity",
+        loss="mse",
+        dropout=0.0,
+        batch_norm=False,
+        noise=None,
+        noise_level=0.1,
+        sparsity=0.0,
+        contractive=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        contamination=0.1,
+    ):
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            output_activation=output_activation,
+            loss=loss,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            noise=noise,
+            noise_level=noise_level,
+            sparsity=sparsity,
+            contractive=contractive,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.contamination = contamination
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on X and set the decision threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, mostly normal.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : AutoencoderOutlierDetector
+            The fitted detector.
+        """
+        X = self._fit(X)
+        scores = -self._reconstruction_errors(X)
+        self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        self.threshold_ = -self.offset_
+        return self
+
+    def score_samples(self, X):
+        """Minus each sample's mean squared reconstruction error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            The lower, the more abnormal.
+        """
+        return -self._reconstruction_errors(X)
+
+    def decision_function(self, X):
+        """Shifted scores: negative for outliers, non-negative for inliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Label each sample +1 (inlier) or -1 (outlier).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
