@@ -19,10 +19,16 @@ from . import _report, compare
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="reduced sweep for smoke tests")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="output folder")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, quick 1)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results"), help="output folder"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="number of seeds (default 3, quick 1)"
+    )
     parser.add_argument(
         "--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"]
     )
@@ -34,14 +40,20 @@ def main(argv=None):
     start = time.perf_counter()
     records, artefacts = compare.run(args.datasets, sweep, seeds, methods)
     meta = {
-        "command": " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(
+            ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "quick": args.quick,
         "seeds": seeds,
         "sweep": {d: sweep[d] for d in args.datasets},
         "recommended": compare.RECOMMENDED,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or 'cpu'}",
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "skorch": skorch.__version__, "sklearn": sklearn.__version__},
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "skorch": skorch.__version__,
+            "sklearn": sklearn.__version__,
+        },
         "wall_s": round(time.perf_counter() - start, 1),
     }
     summary = _report.summarise(records)
@@ -57,7 +69,12 @@ def _plot(summary, artefacts, out, sweep):
         return
     X_test, _ = artefacts[("mnist", "test")]
     k = 32 if 32 in sweep["mnist"] else max(sweep["mnist"])
-    recons = {m: artefacts[key] for key in artefacts if key[:2] == ("mnist", "recon") and key[3] == k for m in [key[2]]}
+    recons = {
+        m: artefacts[key]
+        for key in artefacts
+        if key[:2] == ("mnist", "recon") and key[3] == k
+        for m in [key[2]]
+    }
     _report.plot_reconstructions(X_test, recons, k, out / "mnist_reconstructions.png")
     codes = {key[2]: artefacts[key] for key in artefacts if key[:2] == ("mnist", "codes")}
     knn = summary.xs(("mnist", 2), level=("dataset", "k"))["knn_acc_mean"]

@@ -17,9 +17,7 @@ def summarise(records):
     """
     frame = pd.DataFrame.from_records(records)
     grouped = frame.groupby(["dataset", "k", "method"], sort=False)[FIGURES]
-    summary = grouped.mean().add_suffix("_mean").join(
-        grouped.std(ddof=0).add_suffix("_sd")
-    )
+    summary = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_sd"))
     pca = summary.xs("PCA", level="method")
     for figure, column in [("mse", "mse_vs_pca"), ("fit_s", "fit_vs_pca")]:
         reference = pca[f"{figure}_mean"].reindex(summary.index.droplevel("method"))
@@ -62,12 +60,16 @@ def plot_error_vs_k(summary, path):
 
     datasets = list(dict.fromkeys(summary.index.get_level_values("dataset")))
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    for ax, dataset in zip(axes[0], datasets, strict=True):
         part = summary.xs(dataset, level="dataset")
         for method in dict.fromkeys(part.index.get_level_values("method")):
             rows = part.xs(method, level="method")
-            ax.errorbar(rows.index, rows.mse_mean, yerr=rows.mse_sd, marker="o", capsize=3, label=method)
-        ax.set(xscale="log", yscale="log", xlabel="n_components", ylabel="held-out MSE", title=dataset)
+            ax.errorbar(
+                rows.index, rows.mse_mean, yerr=rows.mse_sd, marker="o", capsize=3, label=method
+            )
+        ax.set(
+            xscale="log", yscale="log", xlabel="n_components", ylabel="held-out MSE", title=dataset
+        )
         ax.set_xticks(list(part.index.get_level_values("k").unique()))
         ax.xaxis.set_major_formatter(plt.ScalarFormatter())
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
@@ -102,7 +104,7 @@ def plot_codes(codes, path, accuracies):
     fig, axes = plt.subplots(
         1, len(codes), figsize=(4.2 * len(codes) + 1, 4.2), squeeze=False, layout="constrained"
     )
-    for ax, (method, (Z, y)) in zip(axes[0], codes.items()):
+    for ax, (method, (Z, y)) in zip(axes[0], codes.items(), strict=True):
         points = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
         ax.set(title=f"{method}: 5-NN acc {accuracies[method]:.2f}", xticks=[], yticks=[])
     fig.colorbar(points, ax=axes[0].tolist(), ticks=range(10), label="digit")

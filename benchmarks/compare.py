@@ -9,7 +9,6 @@ codes, fit time and transform throughput.
 import time
 import warnings
 
-import numpy as np
 from sklearn.decomposition import PCA, KernelPCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -145,9 +144,7 @@ def run(datasets, sweep, seeds, methods, progress=True):
             artefacts[(name, "test")] = (data[name][1], data[name][3])
         X_train, X_test, y_train, y_test = data[name]
         bar.set_description(f"{name} k={k} {method} seed={seed}")
-        record, Z_test, X_hat = measure(
-            methods[method](k, seed), X_train, y_train, X_test, y_test
-        )
+        record, Z_test, X_hat = measure(methods[method](k, seed), X_train, y_train, X_test, y_test)
         records.append({"dataset": name, "method": method, "k": k, "seed": seed, **record})
         bar.set_postfix(mse=f"{record['mse']:.4f}", fit=f"{record['fit_s']:.1f}s")
         if seed == seeds[0]:

@@ -14,7 +14,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
@@ -64,9 +63,17 @@ def run(datasets, classes=range(10), seed=0, quick=False):
                     fit_s = time.perf_counter() - start
                 auc = roc_auc_score(is_outlier, abnormality(est, X_test))
                 records.append(
-                    {"dataset": name, "outlier_class": int(c), "method": method, "auc": auc, "fit_s": fit_s}
+                    {
+                        "dataset": name,
+                        "outlier_class": int(c),
+                        "method": method,
+                        "auc": auc,
+                        "fit_s": fit_s,
+                    }
                 )
-                print(f"{name} outlier class {c} {method}: AUC {auc:.3f} ({fit_s:.1f} s)", flush=True)
+                print(
+                    f"{name} outlier class {c} {method}: AUC {auc:.3f} ({fit_s:.1f} s)", flush=True
+                )
     return records
 
 
@@ -75,18 +82,28 @@ def markdown(records):
     frame = pd.DataFrame.from_records(records)
     table = frame.pivot_table(index=["dataset", "method"], columns="outlier_class", values="auc")
     table.insert(0, "mean", table.mean(axis=1))
-    lines = ["| data | method | mean AUC | " + " | ".join(f"class {c}" for c in table.columns[1:]) + " |"]
+    lines = [
+        "| data | method | mean AUC | " + " | ".join(f"class {c}" for c in table.columns[1:]) + " |"
+    ]
     lines.append("|---|---|" + "---|" * len(table.columns))
     for (dataset, method), row in table.iterrows():
-        lines.append(f"| {dataset} | {method} | **{row['mean']:.3f}** | " + " | ".join(f"{v:.3f}" for v in row.iloc[1:]) + " |")
+        lines.append(
+            f"| {dataset} | {method} | **{row['mean']:.3f}** | "
+            + " | ".join(f"{v:.3f}" for v in row.iloc[1:])
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.outliers", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.outliers", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="two classes, 10-epoch autoencoders")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"])
+    parser.add_argument(
+        "--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"]
+    )
     args = parser.parse_args(argv)
     classes = range(2) if args.quick else range(10)
     records = run(args.datasets, classes, quick=args.quick)

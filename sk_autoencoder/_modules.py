@@ -56,7 +56,7 @@ def make_mlp(
     """
     layers = OrderedDict()
     n_layers = len(sizes) - 1
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers[f"linear{i}"] = nn.Linear(fan_in, fan_out)
         if i < n_layers - 1 or hidden_output:
             if batch_norm:

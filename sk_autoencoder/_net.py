@@ -264,8 +264,7 @@ class AutoencoderNet(NeuralNet):
 
     def _has_batch_norm(self):
         return any(
-            isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-            for m in self.module_.modules()
+            isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.module_.modules()
         )
 
     @staticmethod

@@ -22,7 +22,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
 
     Parameters
     ----------
-{shared_parameters}
+    {shared_parameters}
 
     contamination : float, default=0.1
         Expected proportion of outliers in the training data, in (0, 0.5]:
@@ -30,7 +30,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
 
     Attributes
     ----------
-{shared_attributes}
+    {shared_attributes}
 
     offset_ : float
         ``decision_function = score_samples - offset_``: the

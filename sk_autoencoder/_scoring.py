@@ -50,8 +50,7 @@ def reconstruction_error(estimator, X, *, per_sample=False):
     X_hat = X_hat.toarray() if sp.issparse(X_hat) else np.asarray(X_hat)
     if X_hat.shape != X.shape:
         raise ValueError(
-            f"inverse_transform returned shape {X_hat.shape} for input of "
-            f"shape {X.shape}."
+            f"inverse_transform returned shape {X_hat.shape} for input of shape {X.shape}."
         )
     diff = X_hat.astype(np.float64, copy=False) - X
     errors = np.mean(diff * diff, axis=1)

@@ -28,11 +28,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     Parameters
     ----------
-{shared_parameters}
+    {shared_parameters}
 
     Attributes
     ----------
-{shared_attributes}
+    {shared_attributes}
 
     See Also
     --------

@@ -37,7 +37,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
 
     Parameters
     ----------
-{shared_parameters}
+    {shared_parameters}
 
     beta : float, default=1.0
         Weight of the KL term (beta-VAE); 0 gives a plain autoencoder with a
@@ -45,7 +45,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
 
     Attributes
     ----------
-{shared_attributes}
+    {shared_attributes}
 
     See Also
     --------
@@ -135,7 +135,10 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         self.beta = beta
 
     @validate_params(
-        {"n_samples": [Interval(Integral, 1, None, closed="left")], "random_state": ["random_state"]},
+        {
+            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+        },
         prefer_skip_nested_validation=True,
     )
     def sample(self, n_samples=1, random_state=None):

@@ -2,7 +2,6 @@
 
 import re
 
-import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_digits

@@ -58,7 +58,9 @@ def test_output_shapes_and_dtypes(digits, dtype, expected):
 def test_float64_matches_float32_computation(fitted, digits):
     """Check that float64 inference agrees with float32 to float32 precision."""
     X = digits[0][:100]
-    assert_allclose(fitted.transform(X.astype(np.float64)), fitted.transform(X), rtol=1e-4, atol=1e-5)
+    assert_allclose(
+        fitted.transform(X.astype(np.float64)), fitted.transform(X), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_score_is_minus_mean_squared_reconstruction_error(fitted, digits):
@@ -124,6 +126,21 @@ def test_fit_leaves_global_torch_rng_untouched(digits):
     assert torch.equal(before, torch.get_rng_state())
     AutoencoderTransformer(max_iter=2).fit(digits[0][:100])
     assert torch.equal(before, torch.get_rng_state())
+
+
+def _fit_and_count_threads(X):
+    AutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+    return torch.get_num_threads()
+
+
+def test_threads_are_left_to_torch_and_joblib(digits):
+    """Check that fit keeps torch's thread count, so joblib workers stay at one each."""
+    X = digits[0][:100]
+    before = torch.get_num_threads()
+    assert _fit_and_count_threads(X) == before
+    counts = joblib.Parallel(n_jobs=2)(joblib.delayed(_fit_and_count_threads)(X) for _ in range(2))
+    # loky caps each worker at cpu_count // n_jobs threads; fit must keep that.
+    assert counts == [max(1, joblib.cpu_count() // 2)] * 2
 
 
 def test_y_is_ignored(digits):
@@ -240,7 +257,9 @@ def test_persistence_round_trip_is_bitwise(fitted, digits, dump):
         buffer.seek(0)
         restored = joblib.load(buffer)
     assert_array_equal(restored.transform(X), fitted.transform(X))
-    assert_array_equal(restored.transform(X.astype(np.float64)), fitted.transform(X.astype(np.float64)))
+    assert_array_equal(
+        restored.transform(X.astype(np.float64)), fitted.transform(X.astype(np.float64))
+    )
 
 
 def test_clone_of_fitted_is_unfitted(fitted, digits):

@@ -64,7 +64,10 @@ def test_masking_noise_trains_and_is_never_applied_at_transform(digits_split):
 
 def test_masking_noise_level_must_be_a_probability(digits_split):
     """Check the message for a masking probability of 1 or more."""
-    msg = "noise='masking' needs noise_level < 1 (the probability of zeroing an input), got noise_level=1.0."
+    msg = (
+        "noise='masking' needs noise_level < 1 (the probability of zeroing an input), "
+        "got noise_level=1.0."
+    )
     with pytest.raises(ValueError, match=re.escape(msg)):
         AutoencoderTransformer(noise="masking", noise_level=1.0, max_iter=1).fit(digits_split[0])
 

@@ -1,0 +1,92 @@
+"""Smoke tests of the benchmark code paths, on tiny sweeps."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from benchmarks import _data, _report, compare, outliers, speed
+from sk_autoencoder import AutoencoderTransformer
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    methods = compare.make_methods(quick=True)
+    methods = {name: methods[name] for name in ("PCA", "AE default")}
+    return compare.run(["digits"], {"digits": (2, 3)}, [0, 1], methods, progress=False)
+
+
+def test_datasets_are_bundled_and_scaled():
+    """Check shapes and the [0, 1] scaling of both bundled datasets."""
+    for name, shape in [("digits", (1797, 64)), ("mnist", (5000, 784))]:
+        X, y = _data.load(name)
+        assert X.shape == shape and X.dtype == np.float32
+        assert X.min() == 0.0 and X.max() == 1.0
+        assert sorted(np.unique(y)) == list(range(10))
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
+        _data.load("cifar")
+
+
+def test_run_records_every_fit(tiny_run):
+    """Check one record per (k, seed, method) with the promised figures."""
+    records, artefacts = tiny_run
+    assert len(records) == 2 * 2 * 2
+    assert set(records[0]) == {"dataset", "method", "k", "seed", *_report.FIGURES}
+    for r in records:
+        assert r["sq_error_per_image"] == pytest.approx(64 * r["mse"])
+        assert 0 <= r["knn_acc"] <= 1 and r["transform_rows_per_s"] > 0
+    Z, y = artefacts[("digits", "codes", "PCA")]
+    assert Z.shape == (len(y), 2)
+    assert artefacts[("digits", "recon", "AE default", 3)].shape == (10, 64)
+
+
+def test_summary_table_and_files(tiny_run, tmp_path):
+    """Check the summary's ratios, the Markdown table and the written files."""
+    records, artefacts = tiny_run
+    summary = _report.summarise(records)
+    assert len(summary) == 4
+    assert summary.loc[("digits", 2, "PCA"), "mse_vs_pca"] == 1.0
+    ae = [r["mse"] for r in records if r["method"] == "AE default" and r["k"] == 3]
+    pca = [r["mse"] for r in records if r["method"] == "PCA" and r["k"] == 3]
+    assert summary.loc[("digits", 3, "AE default"), "mse_vs_pca"] == pytest.approx(
+        np.mean(ae) / np.mean(pca)
+    )
+    table = _report.markdown_table(summary)
+    assert len(table.splitlines()) == 2 + 4
+    _report.write_files(records, summary, tmp_path, {"quick": True})
+    assert len(pd.read_csv(tmp_path / "results.csv")) == len(records)
+    assert json.loads((tmp_path / "results.json").read_text())["meta"] == {"quick": True}
+    _report.plot_error_vs_k(summary, tmp_path / "error.png")
+    codes = {m: artefacts[("digits", "codes", m)] for m in ("PCA", "AE default")}
+    _report.plot_codes(codes, tmp_path / "codes.png", {"PCA": 0.5, "AE default": 0.6})
+    X_test, _ = artefacts[("digits", "test")]
+    recons = {"PCA": artefacts[("digits", "recon", "PCA", 2)]}
+    _report.plot_reconstructions(X_test, recons, 2, tmp_path / "recon.png", side=8)
+    for name in ("error.png", "codes.png", "recon.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_outlier_benchmark_records_and_table():
+    """Check the leave-one-class-out records and their table."""
+    records = outliers.run(["digits"], classes=[0], quick=True)
+    assert [r["method"] for r in records] == ["AE detector", "PCA error", "IsolationForest"]
+    assert all(0.5 < r["auc"] <= 1.0 for r in records)
+    table = outliers.markdown(records).splitlines()
+    assert len(table) == 2 + 3 and "class 0" in table[0]
+
+
+def test_speed_contenders_train_the_same_model():
+    """Check that the hand-written loop and the estimator train the same architecture."""
+    X = _data.load("digits")[0][:512]
+    model = speed.hand_written_fit(X, (32,), 8, epochs=3)
+    ae = speed.estimator_fit(X, (32,), 8, epochs=3)
+    assert isinstance(ae, AutoencoderTransformer) and ae.n_iter_ == 3
+    shapes = [p.shape for p in model.parameters()]
+    assert shapes == [p.shape for p in ae.net_.module_.parameters()]
+    with torch.no_grad():
+        hand_error = torch.nn.functional.mse_loss(
+            model(torch.from_numpy(X)), torch.from_numpy(X)
+        ).item()
+    assert hand_error == pytest.approx(-ae.score(X), rel=0.5)
