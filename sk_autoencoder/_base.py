@@ -19,6 +19,7 @@ from skorch.dataset import ValidSplit
 
 from ._modules import ACTIVATIONS, MLPAutoencoder
 from ._net import AutoencoderNet, DivergenceCheck, TrainingDiverged
+from ._scoring import row_mse
 
 FLOAT_DTYPES = (np.float64, np.float32)
 LOSSES = {"mse": torch.nn.MSELoss, "bce": torch.nn.BCELoss}
@@ -295,11 +296,15 @@ class BaseAutoencoder(BaseEstimator):
         check_is_fitted(self)
         return validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
 
-    def _reconstruction_errors(self, X):
-        """Per-sample mean squared reconstruction error, in float64."""
-        X = self._validate_for_inference(X)
-        diff = self.net_.reconstruct(X).astype(np.float64, copy=False) - X
-        return np.mean(diff * diff, axis=1)
+    def _reconstruction_errors(self, X, validated=False):
+        """Per-sample mean squared reconstruction error, in float64.
+
+        ``validated=True`` skips input validation for an X that ``_fit``
+        has just validated.
+        """
+        if not validated:
+            X = self._validate_for_inference(X)
+        return row_mse(X, self.net_.reconstruct(X))
 
     def _check_data(self, X):
         """Raise ValueError for data or settings the network cannot train on."""

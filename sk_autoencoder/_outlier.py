@@ -134,7 +134,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
             The fitted detector.
         """
         X = self._fit(X)
-        scores = -self._reconstruction_errors(X)
+        scores = -self._reconstruction_errors(X, validated=True)
         self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         self.threshold_ = -self.offset_
         return self

@@ -52,9 +52,14 @@ def reconstruction_error(estimator, X, *, per_sample=False):
         raise ValueError(
             f"inverse_transform returned shape {X_hat.shape} for input of shape {X.shape}."
         )
-    diff = X_hat.astype(np.float64, copy=False) - X
-    errors = np.mean(diff * diff, axis=1)
+    errors = row_mse(X, X_hat)
     return errors if per_sample else float(np.mean(errors))
+
+
+def row_mse(X, X_hat):
+    """Mean over features of ``(X_hat - X) ** 2``, one value per row, in float64."""
+    diff = X_hat.astype(np.float64, copy=False) - X
+    return np.mean(diff * diff, axis=1)
 
 
 def reconstruction_scorer(estimator, X, y=None):
