@@ -6,6 +6,7 @@ accuracy of a logistic regression and of a 5-NN classifier trained on the
 codes, fit time and transform throughput.
 """
 
+import sys
 import time
 import warnings
 
@@ -104,7 +105,7 @@ def measure(estimator, X_train, y_train, X_test, y_test):
     return record, Z_test, X_hat
 
 
-def run(datasets, sweep, seeds, methods, progress=True):
+def run(datasets, sweep, seeds, methods, progress=None):
     """Run every (dataset, k, method, seed) and collect the figures.
 
     Parameters
@@ -115,8 +116,9 @@ def run(datasets, sweep, seeds, methods, progress=True):
     seeds : list of int
     methods : dict
         From :func:`make_methods`.
-    progress : bool
-        Show a progress bar on stderr.
+    progress : bool or None
+        Show a progress bar on stderr; None shows it only when stderr is a
+        terminal, so that logs (CI) do not fill with its redraws.
 
     Returns
     -------
@@ -136,6 +138,8 @@ def run(datasets, sweep, seeds, methods, progress=True):
         for method in methods
     ]
     records, artefacts, data = [], {}, {}
+    if progress is None:
+        progress = sys.stderr.isatty()
     bar = tqdm(jobs, disable=not progress, unit="fit")
     for name, k, method, seed in bar:
         if name not in data:

@@ -4,6 +4,7 @@
 vocabulary becomes skorch's.
 """
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -18,7 +19,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
 from ._modules import ACTIVATIONS, MLPAutoencoder
-from ._net import AutoencoderNet, DivergenceCheck, TrainingDiverged
+from ._net import AutoencoderNet, DivergenceCheck, TrainingDiverged, as_array, module_is_finite
 from ._scoring import row_mse
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -119,6 +120,10 @@ SHARED_ATTRIBUTES = """\
     net_ : AutoencoderNet
         The trained skorch net. Its ``module_`` has ``encoder`` and
         ``decoder`` submodules that can be reused in plain PyTorch.
+
+    n_components_ : int
+        Width of the fitted code; what ``transform`` returns and
+        ``inverse_transform`` takes, whatever ``set_params`` changes later.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -263,38 +268,67 @@ class BaseAutoencoder(BaseEstimator):
         self.warm_start = warm_start
 
     def _fit(self, X):
-        """Validate X, train ``net_`` on it and record the history; return X."""
+        """Validate X, train ``net_`` on it and record the history; return X.
+
+        A fit that raises (invalid data, divergence, an interrupt before the
+        first epoch completed) leaves the estimator exactly as it was before
+        the call: its attributes are restored, so a fitted estimator keeps
+        its previous model and an unfitted one stays unfitted.
+        """
+        snapshot = self.__dict__.copy()
+        try:
+            return self._fit_unguarded(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+
+    def _fit_unguarded(self, X):
+        self._check_training_context()
         warm = self.warm_start and hasattr(self, "net_")
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=not warm)
-        self._check_data(X)
+        X = validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=not warm)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.device_ = self._resolve_device()
         self.batch_size_ = min(256, X.shape[0]) if self.batch_size == "auto" else self.batch_size
+        self._check_data(X)
+        # Every random draw of the fit comes from generators seeded here
+        # (weights, shuffles, validation split, dropout, noise), never from
+        # torch's global generator: fits reproduce in any thread and leave
+        # the caller's random state alone.
         net = self._build_net(X.shape[1], seed)
-        # Initialisation, dropout and noise draw from torch's global
-        # generator: seed it here and give the caller's state back afterwards.
-        cuda = [torch.device(self.device_).index or 0] if self.device_ == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            net.initialize()
-            if warm:
-                self._load_previous_weights(net)
-            try:
-                net.partial_fit(X)
-            except TrainingDiverged as exc:
-                raise ValueError(
-                    f"Training diverged: {exc}. Lower learning_rate_init "
-                    f"(now {self.learning_rate_init}) or scale X, e.g. with "
-                    "StandardScaler."
-                ) from None
+        net.initialize()
+        if warm:
+            self._load_previous_weights(net)
+        try:
+            net.partial_fit(X)
+        except TrainingDiverged as exc:
+            raise ValueError(
+                f"Training diverged: {exc}. Lower learning_rate_init "
+                f"(now {self.learning_rate_init}) or scale X, e.g. with "
+                "StandardScaler."
+            ) from None
         net.module_.eval()
         self._record_history(net, warm)
+        self.n_components_ = self.n_components
         self.net_ = net
         return X
 
+    def _check_training_context(self):
+        """Refuse settings that would only fail inside torch."""
+        for name in ("n_components", "batch_size", "max_iter", "n_iter_no_change"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be an int, got the bool {value!r}.")
+        if torch.is_inference_mode_enabled():
+            raise RuntimeError(
+                f"{type(self).__name__}.fit cannot train inside torch.inference_mode(): "
+                "autograd is off there. Call fit outside it (inference methods such as "
+                "transform work inside it)."
+            )
+
     def _validate_for_inference(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=False)
 
     def _reconstruction_errors(self, X, validated=False):
         """Per-sample mean squared reconstruction error, in float64.
@@ -332,8 +366,37 @@ class BaseAutoencoder(BaseEstimator):
                 f"zeroing an input), got noise_level={self.noise_level}."
             )
         self._hidden_sizes()
-        if self.batch_norm and X.shape[0] < 2:
-            raise ValueError("batch_norm=True needs at least 2 samples to train, got n_samples=1.")
+        n_train = self._n_training_rows(X.shape[0])
+        if self.batch_norm:
+            # Batch norm cannot normalise a batch of one row in training mode.
+            if n_train < 2:
+                where = (
+                    f"early_stopping holds out validation_fraction={self.validation_fraction} "
+                    f"of n_samples={X.shape[0]}, leaving {n_train} for training"
+                    if self.early_stopping
+                    else f"got n_samples={n_train}"
+                )
+                raise ValueError(f"batch_norm=True needs at least 2 samples to train; {where}.")
+            if self.batch_size_ == 1:
+                raise ValueError(
+                    "batch_norm=True cannot train on batches of one sample, which "
+                    "batch_size=1 gives; use batch_size >= 2 or batch_norm=False."
+                )
+
+    def _n_training_rows(self, n_samples):
+        """Rows left for training once the early-stopping split is held out."""
+        if not self.early_stopping:
+            return n_samples
+        # skorch's ValidSplit is sklearn's ShuffleSplit: ceil for the test part.
+        n_valid = math.ceil(self.validation_fraction * n_samples)
+        n_train = n_samples - n_valid
+        if n_train < 1:
+            raise ValueError(
+                f"early_stopping=True with validation_fraction={self.validation_fraction} "
+                f"leaves no sample to train on out of n_samples={n_samples}; lower "
+                "validation_fraction, pass more samples or set early_stopping=False."
+            )
+        return n_train
 
     def _hidden_sizes(self):
         if isinstance(self.hidden_layer_sizes, Integral):
@@ -401,6 +464,7 @@ class BaseAutoencoder(BaseEstimator):
         if self.verbose >= 2:
             callbacks.append(("progress", ProgressBar()))
         module_params = {f"module__{k}": v for k, v in self._module_params(n_features).items()}
+        module_params["module__seed"] = seed
         return self._net_class(
             self._module_class,
             **module_params,
@@ -447,31 +511,63 @@ class BaseAutoencoder(BaseEstimator):
             ) from exc
 
     def _record_history(self, net, warm):
-        history = net.history
-        losses = [float(v) for v in history[:, "train_loss"]]
+        """Set the fitted attributes from the epochs that completed.
+
+        An interrupted fit (Ctrl-C: skorch stops its loop on a
+        ``KeyboardInterrupt``) keeps its weights, as ``MLPRegressor`` does,
+        and warns; the attributes count the completed epochs only. With no
+        completed epoch there is nothing to keep, and the interrupt is
+        raised again.
+        """
+        keys = ["train_loss"] + (["valid_loss"] if self.early_stopping else [])
+        epochs = [row for row in net.history if all(key in row for key in keys)]
         stopper = dict(net.callbacks_)["stopping"]
+        stopped = stopper.misses_ >= self.n_iter_no_change
+        interrupted = not stopped and len(epochs) < self.max_iter
+        if interrupted and not epochs:
+            raise KeyboardInterrupt
+        if not module_is_finite(net.module_):
+            # Interrupted in the middle of a diverging epoch.
+            raise ValueError(
+                "Training diverged: the weights became non-finite. Lower "
+                f"learning_rate_init (now {self.learning_rate_init})."
+            )
+        losses = [float(row["train_loss"]) for row in epochs]
         if self.early_stopping:
-            scores = [-float(v) for v in history[:, "valid_loss"]]
+            valid = [float(row["valid_loss"]) for row in epochs]
+            scores = [-v for v in valid]
             if warm and self.validation_scores_ is not None:
                 scores = self.validation_scores_ + scores
             self.validation_scores_ = scores
             self.best_validation_score_ = max(scores)
-            self.best_loss_ = float(min(history[:, "valid_loss"]))
+            self.best_loss_ = min(valid)
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(losses)
         if warm:
             losses = self.loss_curve_ + losses
-            self.n_iter_ += len(history)
+            self.n_iter_ += len(epochs)
         else:
-            self.n_iter_ = len(history)
+            self.n_iter_ = len(epochs)
         self.loss_curve_ = losses
-        if stopper.misses_ < self.n_iter_no_change:
+        if interrupted:
+            kept = (
+                "the best epoch's weights (early_stopping)"
+                if self.early_stopping
+                else "the weights so far"
+            )
+            warnings.warn(
+                f"Training interrupted by user after {len(epochs)} complete "
+                f"epoch(s) of max_iter={self.max_iter}; keeping {kept}.",
+                UserWarning,
+                stacklevel=6,  # the caller's fit (through _fit and _fit_context)
+            )
+        elif not stopped:
             warnings.warn(
                 f"{type(self).__name__} stopped at max_iter={self.max_iter} "
                 "epochs before the loss converged; consider increasing "
                 "max_iter.",
                 ConvergenceWarning,
-                stacklevel=5,  # the caller's fit (through _fit_context)
+                stacklevel=6,
             )

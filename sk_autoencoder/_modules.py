@@ -4,8 +4,10 @@ Nothing in this file knows about scikit-learn or skorch; the modules can be
 used, saved and fine-tuned in plain PyTorch.
 """
 
+import math
 from collections import OrderedDict
 
+import torch
 from torch import nn
 
 ACTIVATIONS = {
@@ -19,6 +21,40 @@ ACTIVATIONS = {
 }
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` that draws its masks from ``generator`` when one is set.
+
+    ``nn.Dropout`` can only draw from torch's global generator, which other
+    threads share; a net that sets ``generator`` gets masks that depend on
+    its own seed alone. With ``generator=None`` it is ``nn.Dropout``.
+    """
+
+    generator = None
+
+    def forward(self, X):
+        if not self.training or self.p == 0 or self.generator is None:
+            return super().forward(X)
+        keep = 1.0 - self.p
+        mask = torch.empty_like(X).bernoulli_(keep, generator=self.generator)
+        return X * mask / keep
+
+
+def linear(fan_in, fan_out, generator=None, dtype=torch.float32):
+    """``nn.Linear`` with torch's default initialisation drawn from ``generator``.
+
+    The layer is allocated without being initialised (so building it draws
+    nothing from torch's global generator), then initialised exactly as
+    ``nn.Linear.reset_parameters`` does: Kaiming-uniform weights with
+    ``a=sqrt(5)`` and biases uniform in ``+-1/sqrt(fan_in)``. The dtype is
+    explicit, so ``torch.set_default_dtype`` does not change it.
+    """
+    layer = nn.utils.skip_init(nn.Linear, fan_in, fan_out, dtype=dtype)
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
 def make_mlp(
     sizes,
     activation="relu",
@@ -26,6 +62,8 @@ def make_mlp(
     dropout=0.0,
     batch_norm=False,
     hidden_output=False,
+    generator=None,
+    dtype=torch.float32,
 ):
     """Build a fully connected network as a named ``nn.Sequential``.
 
@@ -49,6 +87,10 @@ def make_mlp(
     hidden_output : bool
         Treat the last layer as a hidden one too (batch norm, activation,
         dropout), for a trunk that feeds further heads.
+    generator : torch.Generator or None
+        Draws the initial weights; None uses torch's global generator.
+    dtype : torch.dtype
+        Dtype of the parameters, whatever torch's default dtype is.
 
     Returns
     -------
@@ -57,13 +99,13 @@ def make_mlp(
     layers = OrderedDict()
     n_layers = len(sizes) - 1
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers[f"linear{i}"] = nn.Linear(fan_in, fan_out)
+        layers[f"linear{i}"] = linear(fan_in, fan_out, generator, dtype)
         if i < n_layers - 1 or hidden_output:
             if batch_norm:
-                layers[f"bn{i}"] = nn.BatchNorm1d(fan_out)
+                layers[f"bn{i}"] = nn.BatchNorm1d(fan_out, dtype=dtype)
             layers[f"act{i}"] = ACTIVATIONS[activation]()
             if dropout > 0:
-                layers[f"drop{i}"] = nn.Dropout(dropout)
+                layers[f"drop{i}"] = Dropout(dropout)
         elif output_activation != "identity":
             layers[f"act{i}"] = ACTIVATIONS[output_activation]()
     return nn.Sequential(layers)
@@ -86,6 +128,9 @@ class MLPAutoencoder(nn.Module):
         Encoder hidden widths; the decoder uses them reversed.
     activation, output_activation, dropout, batch_norm
         See :func:`make_mlp`.
+    seed : int or None, default=None
+        Seeds the initial weights through a generator of the module's own;
+        None draws them from torch's global generator, as ``nn.Linear`` does.
 
     Attributes
     ----------
@@ -104,10 +149,14 @@ class MLPAutoencoder(nn.Module):
         output_activation="identity",
         dropout=0.0,
         batch_norm=False,
+        seed=None,
     ):
         super().__init__()
         hidden = tuple(hidden_layer_sizes)
-        common = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        common = dict(
+            activation=activation, dropout=dropout, batch_norm=batch_norm, generator=generator
+        )
         self.encoder = make_mlp((n_features, *hidden, n_components), **common)
         self.decoder = make_mlp(
             (n_components, *hidden[::-1], n_features),
@@ -151,10 +200,14 @@ class VariationalMLPAutoencoder(nn.Module):
         output_activation="identity",
         dropout=0.0,
         batch_norm=False,
+        seed=None,
     ):
         super().__init__()
         hidden = tuple(hidden_layer_sizes)
-        common = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        common = dict(
+            activation=activation, dropout=dropout, batch_norm=batch_norm, generator=generator
+        )
         trunk = (
             make_mlp((n_features, *hidden), hidden_output=True, **common)
             if hidden
@@ -162,9 +215,9 @@ class VariationalMLPAutoencoder(nn.Module):
         )
         width = hidden[-1] if hidden else n_features
         self.encoder = nn.Sequential(
-            OrderedDict(trunk=trunk, linear_mean=nn.Linear(width, n_components))
+            OrderedDict(trunk=trunk, linear_mean=linear(width, n_components, generator))
         )
-        self.linear_log_var = nn.Linear(width, n_components)
+        self.linear_log_var = linear(width, n_components, generator)
         self.decoder = make_mlp(
             (n_components, *hidden[::-1], n_features),
             output_activation=output_activation,

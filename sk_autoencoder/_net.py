@@ -8,8 +8,12 @@ one place that translates them. What it adds to skorch:
   generator seeded by ``seed`` (no per-row ``__getitem__`` or collate);
 * ``encode`` / ``decode`` / ``reconstruct``: batched, no-grad inference that
   computes in float64 when the caller's data are float64;
-* ``DivergenceCheck``: stop with a clear error as soon as the loss is not
-  finite, instead of training on NaNs.
+* one ``torch.Generator`` per net, seeded by ``seed``, for every random draw
+  of training (dropout masks, corruption noise, the contractive penalty's
+  probes, the VAE's reparameterisation): a fit never touches torch's global
+  generator, so seeded fits reproduce in any thread;
+* ``DivergenceCheck``: stop with a clear error as soon as the loss or a
+  weight is not finite, instead of training on NaNs.
 """
 
 import copy
@@ -24,8 +28,25 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import Dataset, Subset
 
+from ._modules import Dropout
+
 # Inference chunks hold about this many activations of the widest layer.
 _INFERENCE_ELEMENTS = 1 << 23
+
+
+def as_array(X):
+    """Return a torch tensor's data as a NumPy array; anything else unchanged.
+
+    sklearn's validation would turn a float32 tensor into float64 (it does
+    not know torch dtypes); converting first keeps float32 in, float32 out.
+    Half-precision tensors become float32, which NumPy can hold.
+    """
+    if not isinstance(X, torch.Tensor):
+        return X
+    X = X.detach()
+    if X.is_floating_point() and X.dtype not in (torch.float32, torch.float64):
+        X = X.float()
+    return X.cpu().resolve_conj().resolve_neg().numpy()
 
 
 def as_tensor(X, dtype=torch.float32, device="cpu"):
@@ -105,31 +126,45 @@ class BatchIterator:
 
 
 class DivergenceCheck(Callback):
-    """Raise ``TrainingDiverged`` once the epoch's training loss is not finite."""
+    """Raise ``TrainingDiverged`` once the epoch's loss or a weight is not finite.
+
+    The epoch's loss averages the batches' losses, each computed before its
+    update, so the weights are checked too: the last update of an epoch can
+    overflow them while every loss was finite.
+    """
 
     def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1, "epoch"]
         loss = net.history[-1, "train_loss"]
         if not np.isfinite(loss):
-            raise TrainingDiverged(net.history[-1, "epoch"], loss)
+            raise TrainingDiverged(f"the training loss became {loss} at epoch {epoch}")
+        if not module_is_finite(net.module_):
+            raise TrainingDiverged(f"the weights became non-finite at epoch {epoch}")
+
+
+def module_is_finite(module):
+    """Whether every parameter and floating-point buffer of ``module`` is finite."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite."""
-
-    def __init__(self, epoch, loss):
-        super().__init__(f"the training loss became {loss} at epoch {epoch}")
-        self.epoch = epoch
-        self.loss = loss
+    """The training loss or the weights became NaN or infinite."""
 
 
-def jacobian_sq_norm(codes, X):
+def randn_like(X, generator):
+    """Standard normal draws shaped like ``X``, from ``generator``."""
+    return torch.randn(X.shape, generator=generator, dtype=X.dtype, device=X.device)
+
+
+def jacobian_sq_norm(codes, X, generator=None):
     """Hutchinson estimate of the mean squared Frobenius norm of d codes / d X.
 
     For ``v`` with independent standard normal entries,
     ``E ||J^T v||^2 = trace(J J^T) = ||J||_F^2``; one draw per sample keeps the
     cost at one extra backward pass. ``X`` must require grad.
     """
-    v = torch.randn_like(codes)
+    v = randn_like(codes, generator)
     (grad,) = torch.autograd.grad(codes, X, grad_outputs=v, create_graph=True)
     return grad.pow(2).sum(dim=1).mean()
 
@@ -146,9 +181,9 @@ class AutoencoderNet(NeuralNet):
     *args, **kwargs
         As for :class:`skorch.NeuralNet`.
     seed : int, default=0
-        Seeds the per-epoch shuffling. Epoch ``e`` of the history draws its
-        permutation from ``seed + e``, so continued training (warm start)
-        does not repeat earlier orders.
+        Seeds the per-epoch shuffling and ``generator_``. Epoch ``e`` of the
+        history draws its permutation from ``seed + e``, so continued
+        training (warm start) does not repeat earlier orders.
     noise : {"gaussian", "masking"} or None, default=None
         Corruption of training batches (denoising); the target stays clean.
     noise_level : float, default=0.1
@@ -175,6 +210,53 @@ class AutoencoderNet(NeuralNet):
         self.noise_level = noise_level
         self.sparsity = sparsity
         self.contractive = contractive
+
+    def initialize(self):
+        super().initialize()
+        # Dropout, noise, probes and reparameterisation draw from this
+        # generator only; its seed is derived so that its stream does not
+        # repeat the weights' (seeded by ``seed``) or the shuffles'.
+        noise_seed = int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
+        self.generator_ = torch.Generator(device=self.device).manual_seed(noise_seed)
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self._set_dropout_generator(self.generator_)
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        # The trained module is left as plain torch: its dropout draws from
+        # the global generator again if someone fine-tunes it by hand.
+        self._set_dropout_generator(None)
+
+    def _set_dropout_generator(self, generator):
+        for module in self.module_.modules():
+            if isinstance(module, Dropout):
+                module.generator = generator
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # A CUDA generator cannot be unpickled where CUDA is missing: keep its
+        # device and state, and rebuild it in __setstate__.
+        generator = state.pop("generator_", None)
+        if generator is not None:
+            state["_generator_state"] = (str(generator.device), generator.get_state())
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_generator_state", None)
+        super().__setstate__(state)
+        if saved is not None:
+            device, rng_state = saved
+            if torch.device(device).type == torch.device(self.device).type:
+                self.generator_ = torch.Generator(device=self.device)
+                self.generator_.set_state(rng_state)
+            else:
+                # Moved between device types (a GPU-trained net loaded on a
+                # CPU): the stream cannot carry over, so reseed it.
+                noise_seed = int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
+                self.generator_ = torch.Generator(device=self.device).manual_seed(noise_seed)
 
     def get_dataset(self, X, y=None):
         if y is not None:
@@ -229,9 +311,10 @@ class AutoencoderNet(NeuralNet):
     def corrupt(self, X):
         """Return the training input: X itself, or X with noise (denoising)."""
         if self.noise == "gaussian":
-            return X + self.noise_level * torch.randn_like(X)
+            return X + self.noise_level * randn_like(X, self.generator_)
         if self.noise == "masking":
-            return X * (torch.rand_like(X) >= self.noise_level)
+            uniform = torch.rand(X.shape, generator=self.generator_, dtype=X.dtype, device=X.device)
+            return X * (uniform >= self.noise_level)
         return X
 
     def infer(self, x, **fit_params):
@@ -255,7 +338,7 @@ class AutoencoderNet(NeuralNet):
         if training and self.sparsity:
             loss = loss + self.sparsity * codes.abs().sum(dim=1).mean()
         if training and self.contractive:
-            loss = loss + self.contractive * jacobian_sq_norm(codes, X)
+            loss = loss + self.contractive * jacobian_sq_norm(codes, X, self.generator_)
         return loss
 
     def reconstruction_loss(self, reconstruction, X):
@@ -302,6 +385,14 @@ class AutoencoderNet(NeuralNet):
             for start in range(0, len(X), rows):
                 Xb = as_tensor(X[start : start + rows], dtype, self.device)
                 Yb = module(Xb).cpu().numpy()
+                if not np.isfinite(Yb).all():
+                    raise ValueError(
+                        f"The network's output is not finite for finite input (rows "
+                        f"{start} to {start + len(Yb) - 1}): the {Yb.dtype} activations "
+                        "overflow, so the input is far outside the range the model was "
+                        "trained on, or the weights are extreme. Pass float64 data, or "
+                        "data scaled like the training data."
+                    )
                 if out is None:
                     out = np.empty((len(X), Yb.shape[1]), dtype=Yb.dtype)
                 out[start : start + len(Yb)] = Yb
@@ -342,7 +433,7 @@ class VariationalNet(AutoencoderNet):
         log_var = log_var.clamp(-30.0, 20.0)
         codes = mean
         if self.module_.training:
-            codes = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+            codes = mean + torch.exp(0.5 * log_var) * randn_like(mean, self.generator_)
         return self.module_.decoder(codes), mean, log_var
 
     def reconstruction_loss(self, reconstruction, X):

@@ -5,6 +5,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import FLOAT_DTYPES, BaseAutoencoder, fill_doc
+from ._net import as_array
 
 
 @fill_doc
@@ -160,11 +161,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             Reconstructions, in the codes' float dtype.
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=FLOAT_DTYPES, input_name="X")
-        if Z.shape[1] != self.n_components:
+        Z = check_array(as_array(X), dtype=FLOAT_DTYPES, input_name="X")
+        if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
-                f"{self.n_components} (n_components)."
+                f"{self.n_components_} (the fitted n_components_)."
             )
         return self.net_.decode(Z)
 
@@ -200,7 +201,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        # The fitted width, not the parameter: set_params after fit must not
+        # change what the fitted model reports. Raises AttributeError (so
+        # get_feature_names_out raises NotFittedError) before fit.
+        return self.n_components_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

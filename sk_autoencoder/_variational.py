@@ -158,7 +158,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         """
         check_is_fitted(self)
         rng = check_random_state(random_state)
-        codes = rng.standard_normal((n_samples, self.n_components))
+        codes = rng.standard_normal((n_samples, self.n_components_))
         return self.net_.decode(codes.astype(np.float64))
 
     def _net_params(self):

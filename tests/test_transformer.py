@@ -180,7 +180,7 @@ def test_wrong_number_of_features(fitted, digits):
     msg = "X has 10 features, but AutoencoderTransformer is expecting 64 features as input"
     with pytest.raises(ValueError, match=msg):
         fitted.transform(digits[0][:5, :10])
-    msg = "X has 3 features, but inverse_transform expects 4 (n_components)."
+    msg = "X has 3 features, but inverse_transform expects 4 (the fitted n_components_)."
     with pytest.raises(ValueError, match=re.escape(msg)):
         fitted.inverse_transform(np.zeros((5, 3)))
 
