@@ -1,10 +1,12 @@
 """What every autoencoder estimator shares: parameters, validation, training.
 
 ``BaseAutoencoder._build_net`` is the one place where scikit-learn's
-vocabulary becomes skorch's.
+vocabulary becomes skorch's. Data sources (in memory or out of core) come
+from ``_data.py``; the estimators call ``_fit``, ``_partial_fit`` and the
+inference helpers defined here.
 """
 
-import math
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -16,144 +18,29 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
-from skorch.dataset import ValidSplit
 
+from ._data import (
+    FLOAT_DTYPES,
+    ChunkedArray,
+    StreamData,
+    TrainValidSplit,
+    as_array,
+    dask_map,
+    is_dask,
+    is_out_of_core,
+    training_rows,
+)
+from ._docs import fill_doc
 from ._modules import ACTIVATIONS, MLPAutoencoder
-from ._net import AutoencoderNet, DivergenceCheck, TrainingDiverged, as_array, module_is_finite
+from ._net import AutoencoderNet, DivergenceCheck, TrainingDiverged, module_is_finite
 from ._scoring import row_mse
 
-FLOAT_DTYPES = (np.float64, np.float32)
+__all__ = ["FLOAT_DTYPES", "BaseAutoencoder", "fill_doc"]
+
 LOSSES = {"mse": torch.nn.MSELoss, "bce": torch.nn.BCELoss}
-
-SHARED_PARAMETERS = """\
-    n_components : int, default=2
-        Size of the code (the output of ``transform``).
-
-    hidden_layer_sizes : int or tuple of int, default=(256, 128)
-        Widths of the encoder's hidden layers, input side first. The decoder
-        uses the same widths in reverse. ``()`` gives a network with no
-        hidden layer.
-
-    activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
-"identity"}, default="relu"
-        Activation after every hidden layer. With ``"identity"`` the
-        autoencoder is linear and learns the principal subspace.
-
-    output_activation : {"identity", "sigmoid"}, default="identity"
-        Activation of the decoder's last layer. ``"sigmoid"`` bounds the
-        reconstruction to (0, 1), for data such as pixel intensities.
-
-    loss : {"mse", "bce"}, default="mse"
-        Reconstruction loss: mean squared error, or binary cross-entropy
-        (needs ``output_activation="sigmoid"`` and data in [0, 1]).
-
-    dropout : float, default=0.0
-        Dropout probability after every hidden activation, during training
-        only.
-
-    batch_norm : bool, default=False
-        Whether to add batch normalisation before every hidden activation.
-
-    noise : {"gaussian", "masking"} or None, default=None
-        Denoising: corrupt each training batch and learn to reconstruct the
-        clean one. ``"gaussian"`` adds noise of standard deviation
-        ``noise_level``; ``"masking"`` zeroes each input with probability
-        ``noise_level``. Never applied by ``transform``.
-
-    noise_level : float, default=0.1
-        Strength of the corruption; see ``noise``.
-
-    sparsity : float, default=0.0
-        Weight of an L1 penalty on the codes (mean over samples of the sum
-        of absolute code values) added to the training loss.
-
-    contractive : float, default=0.0
-        Weight of a penalty on the squared Frobenius norm of the encoder's
-        Jacobian with respect to its input, estimated per batch with one
-        random projection (Hutchinson's estimator, unbiased).
-
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (not the biases), applied
-        as Adam's ``weight_decay``.
-
-    batch_size : int or "auto", default="auto"
-        Minibatch size; ``"auto"`` is ``min(256, n_samples)``.
-
-    learning_rate_init : float, default=1e-3
-        Adam's learning rate.
-
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
-
-    early_stopping : bool, default=False
-        If True, hold out ``validation_fraction`` of the training data, stop
-        when the validation loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the best weights. If False,
-        the same rule is applied to the training loss.
-
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out when ``early_stopping``.
-
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` before stopping.
-
-    tol : float, default=1e-4
-        Minimum decrease of the monitored loss that counts as improvement.
-
-    device : {"cpu", "cuda", "auto"}, default="cpu"
-        Where to train and infer; ``"auto"`` picks CUDA when available.
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the validation split,
-        dropout and corruption noise. Pass an int for bitwise-reproducible
-        fits on the CPU. The global torch random state is left untouched.
-
-    verbose : int, default=0
-        0 is silent, 1 prints skorch's per-epoch table, 2 or more also shows
-        a progress bar per epoch.
-
-    warm_start : bool, default=False
-        If True and the estimator is already fitted, start from the current
-        weights instead of a new initialisation (the optimiser restarts)."""
-
-SHARED_ATTRIBUTES = """\
-    net_ : AutoencoderNet
-        The trained skorch net. Its ``module_`` has ``encoder`` and
-        ``decoder`` submodules that can be reused in plain PyTorch.
-
-    n_components_ : int
-        Width of the fitted code; what ``transform`` returns and
-        ``inverse_transform`` takes, whatever ``set_params`` changes later.
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
-
-    loss_curve_ : list of float
-        Training loss (penalties included) at each epoch, over all fits
-        when ``warm_start``.
-
-    validation_scores_ : list of float or None
-        Minus the validation loss at each epoch (higher is better), when
-        ``early_stopping``; None otherwise.
-
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``; None without early stopping.
-
-    best_loss_ : float
-        Lowest monitored loss of the last fit: the training loss, or the
-        validation loss when ``early_stopping``.
-
-    n_iter_ : int
-        Number of epochs run (all fits, with ``warm_start``).
-
-    batch_size_ : int
-        The minibatch size used.
-
-    device_ : str
-        The device the net lives on."""
+# partial_fit's batch_size="auto": every chunk is cut into batches of at
+# most this many rows (fit uses min(256, n_samples)).
+AUTO_BATCH = 256
 
 
 def _fused_adam(device):
@@ -165,13 +52,6 @@ def _fused_adam(device):
     """
     version = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
     return device == "cuda" or version >= (2, 4)
-
-
-def fill_doc(cls):
-    """Put the shared parameter and attribute sections into a docstring."""
-    cls.__doc__ = cls.__doc__.replace("    {shared_parameters}", SHARED_PARAMETERS)
-    cls.__doc__ = cls.__doc__.replace("    {shared_attributes}", SHARED_ATTRIBUTES)
-    return cls
 
 
 class BaseAutoencoder(BaseEstimator):
@@ -210,6 +90,7 @@ class BaseAutoencoder(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "chunk_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -238,6 +119,7 @@ class BaseAutoencoder(BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        chunk_size="auto",
         device="cpu",
         random_state=None,
         verbose=0,
@@ -262,6 +144,7 @@ class BaseAutoencoder(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.chunk_size = chunk_size
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -275,10 +158,25 @@ class BaseAutoencoder(BaseEstimator):
         the call: its attributes are restored, so a fitted estimator keeps
         its previous model and an unfitted one stays unfitted.
         """
+        return self._guarded(self._fit_unguarded, X)
+
+    def _partial_fit(self, X):
+        """One pass over X's minibatches, continuing the module and optimizer.
+
+        Atomic like ``_fit``: a call that raises restores the estimator and
+        its net (weights, optimizer state, random streams, history).
+        """
+        return self._guarded(self._partial_fit_unguarded, X)
+
+    def _guarded(self, step, X):
         snapshot = self.__dict__.copy()
+        net = snapshot.get("net_")
+        net_state = _net_state(net) if net is not None and _is_incremental(net) else None
         try:
-            return self._fit_unguarded(X)
+            return step(X)
         except BaseException:
+            if net_state is not None:
+                _restore_net_state(net, net_state)
             self.__dict__.clear()
             self.__dict__.update(snapshot)
             raise
@@ -286,36 +184,106 @@ class BaseAutoencoder(BaseEstimator):
     def _fit_unguarded(self, X):
         self._check_training_context()
         warm = self.warm_start and hasattr(self, "net_")
-        X = validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=not warm)
+        data, X = self._prepare(X, reset=not warm)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.device_ = self._resolve_device()
-        self.batch_size_ = min(256, X.shape[0]) if self.batch_size == "auto" else self.batch_size
-        self._check_data(X)
+        n_samples = len(data)
+        self.batch_size_ = (
+            min(AUTO_BATCH, n_samples) if self.batch_size == "auto" else self.batch_size
+        )
+        self._check_settings(data, self.early_stopping)
         # Every random draw of the fit comes from generators seeded here
         # (weights, shuffles, validation split, dropout, noise), never from
         # torch's global generator: fits reproduce in any thread and leave
         # the caller's random state alone.
-        net = self._build_net(X.shape[1], seed)
+        net = self._build_net(self.n_features_in_, seed)
         net.initialize()
         if warm:
             self._load_previous_weights(net)
-        try:
-            net.partial_fit(X)
-        except TrainingDiverged as exc:
-            raise ValueError(
-                f"Training diverged: {exc}. Lower learning_rate_init "
-                f"(now {self.learning_rate_init}) or scale X, e.g. with "
-                "StandardScaler."
-            ) from None
+        self._train(net)(data)
         net.module_.eval()
         self._record_history(net, warm)
         self.n_components_ = self.n_components
         self.net_ = net
         return X
 
+    def _partial_fit_unguarded(self, X):
+        self._check_training_context()
+        first = not hasattr(self, "net_")
+        data, X = self._prepare(X, reset=first)
+        if first:
+            self.batch_size_ = AUTO_BATCH if self.batch_size == "auto" else self.batch_size
+        self._check_settings(data, early_stopping=False)
+        if first:
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            self.device_ = self._resolve_device()
+            net = self._build_net(self.n_features_in_, seed, incremental=True)
+            net.initialize()
+            self.n_components_ = self.n_components
+            self.loss_curve_, self.n_iter_ = [], 0
+        elif not _is_incremental(self.net_):
+            # Continue a model trained by fit: same weights, optimizer state,
+            # random streams and history, in a net without fit's stopping.
+            net = self._build_net(self.n_features_in_, self.net_.seed, incremental=True)
+            net.initialize()
+            _continue_net(net, self.net_)
+        else:
+            net = self.net_
+        self._train(net)(data, epochs=1)
+        if "train_loss" not in net.history[-1]:
+            # skorch stops its loop on Ctrl-C; nothing completed in this call.
+            raise KeyboardInterrupt
+        net.module_.eval()
+        self.loss_curve_ = [*self.loss_curve_, float(net.history[-1, "train_loss"])]
+        self.n_iter_ += 1
+        self.best_loss_ = min(self.loss_curve_)
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.net_ = net
+        return X
+
+    def _train(self, net):
+        """``net.partial_fit``, with divergence reported as a ValueError."""
+
+        def train(data, **kwargs):
+            try:
+                net.partial_fit(data, **kwargs)
+            except TrainingDiverged as exc:
+                raise ValueError(
+                    f"Training diverged: {exc}. Lower learning_rate_init "
+                    f"(now {self.learning_rate_init}) or scale X, e.g. with "
+                    "StandardScaler."
+                ) from None
+            if not module_is_finite(net.module_):
+                # Interrupted in the middle of a diverging epoch.
+                raise ValueError(
+                    "Training diverged: the weights became non-finite. Lower "
+                    f"learning_rate_init (now {self.learning_rate_init})."
+                )
+
+        return train
+
+    def _prepare(self, X, reset):
+        """Validate X for training: ``(data for the net, X for the caller)``.
+
+        In memory, X is validated whole and the net gets the array.
+        Out of core, only the shape is checked here; the net gets a
+        ``StreamData`` whose chunks are validated as they are read.
+        """
+        if is_out_of_core(X):
+            source = ChunkedArray(X, self._chunk_rows(), check=self._check_values)
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            return StreamData(source), X
+        X = validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=reset)
+        self._check_values(X)
+        return X, X
+
+    def _chunk_rows(self):
+        return None if self.chunk_size == "auto" else self.chunk_size
+
     def _check_training_context(self):
         """Refuse settings that would only fail inside torch."""
-        for name in ("n_components", "batch_size", "max_iter", "n_iter_no_change"):
+        for name in ("n_components", "batch_size", "max_iter", "n_iter_no_change", "chunk_size"):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be an int, got the bool {value!r}.")
@@ -326,77 +294,110 @@ class BaseAutoencoder(BaseEstimator):
                 "transform work inside it)."
             )
 
-    def _validate_for_inference(self, X):
-        check_is_fitted(self)
-        return validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=False)
-
-    def _reconstruction_errors(self, X, validated=False):
-        """Per-sample mean squared reconstruction error, in float64.
-
-        ``validated=True`` skips input validation for an X that ``_fit``
-        has just validated.
-        """
-        if not validated:
-            X = self._validate_for_inference(X)
-        return row_mse(X, self.net_.reconstruct(X))
-
-    def _check_data(self, X):
-        """Raise ValueError for data or settings the network cannot train on."""
+    def _check_values(self, X, where=""):
+        """Raise ValueError for values the network cannot train on."""
         if X.dtype == np.float64 and np.abs(X).max() > np.finfo(np.float32).max:
             raise ValueError(
-                "X has values beyond the float32 range the network trains in; "
+                f"X has values beyond the float32 range the network trains in{where}; "
                 "scale X first, e.g. with StandardScaler."
             )
         if self.loss == "bce":
-            if self.output_activation != "sigmoid":
-                raise ValueError(
-                    "loss='bce' needs output_activation='sigmoid', got "
-                    f"output_activation={self.output_activation!r}."
-                )
             lo, hi = X.min(), X.max()
             if lo < 0 or hi > 1:
                 raise ValueError(
                     "loss='bce' requires X in [0, 1], got values in "
-                    f"[{lo:.4g}, {hi:.4g}]; rescale X (e.g. MinMaxScaler) or "
+                    f"[{lo:.4g}, {hi:.4g}]{where}; rescale X (e.g. MinMaxScaler) or "
                     "use loss='mse'."
                 )
+
+    def _check_settings(self, data, early_stopping):
+        """Raise ValueError for settings that cannot train on data of this size."""
+        if self.loss == "bce" and self.output_activation != "sigmoid":
+            raise ValueError(
+                "loss='bce' needs output_activation='sigmoid', got "
+                f"output_activation={self.output_activation!r}."
+            )
         if self.noise == "masking" and self.noise_level >= 1:
             raise ValueError(
                 "noise='masking' needs noise_level < 1 (the probability of "
                 f"zeroing an input), got noise_level={self.noise_level}."
             )
         self._hidden_sizes()
-        n_train = self._n_training_rows(X.shape[0])
-        if self.batch_norm:
-            # Batch norm cannot normalise a batch of one row in training mode.
-            if n_train < 2:
-                where = (
-                    f"early_stopping holds out validation_fraction={self.validation_fraction} "
-                    f"of n_samples={X.shape[0]}, leaving {n_train} for training"
-                    if self.early_stopping
-                    else f"got n_samples={n_train}"
-                )
-                raise ValueError(f"batch_norm=True needs at least 2 samples to train; {where}.")
-            if self.batch_size_ == 1:
-                raise ValueError(
-                    "batch_norm=True cannot train on batches of one sample, which "
-                    "batch_size=1 gives; use batch_size >= 2 or batch_norm=False."
-                )
-
-    def _n_training_rows(self, n_samples):
-        """Rows left for training once the early-stopping split is held out."""
-        if not self.early_stopping:
-            return n_samples
-        # skorch's ValidSplit is sklearn's ShuffleSplit: ceil for the test part.
-        n_valid = math.ceil(self.validation_fraction * n_samples)
-        n_train = n_samples - n_valid
+        sizes = data.source if isinstance(data, StreamData) else len(data)
+        n_samples = len(data)
+        n_train = training_rows(sizes, early_stopping, self.validation_fraction)
         if n_train < 1:
             raise ValueError(
                 f"early_stopping=True with validation_fraction={self.validation_fraction} "
                 f"leaves no sample to train on out of n_samples={n_samples}; lower "
                 "validation_fraction, pass more samples or set early_stopping=False."
             )
-        return n_train
+        if not self.batch_norm:
+            return
+        # Batch norm cannot normalise a batch of one row in training mode.
+        if n_train < 2:
+            where = (
+                f"early_stopping holds out validation_fraction={self.validation_fraction} "
+                f"of n_samples={n_samples}, leaving {n_train} for training"
+                if early_stopping
+                else f"got n_samples={n_train}"
+            )
+            raise ValueError(f"batch_norm=True needs at least 2 samples to train; {where}.")
+        if self.batch_size_ == 1:
+            raise ValueError(
+                "batch_norm=True cannot train on batches of one sample, which "
+                "batch_size=1 gives; use batch_size >= 2 or batch_norm=False."
+            )
+
+    # -- inference -----------------------------------------------------------
+
+    def _validate_for_inference(self, X):
+        check_is_fitted(self)
+        return validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=False)
+
+    def _out_of_core(self, X, method, width, dtype=None, n_inputs=None):
+        """Apply the in-memory ``method`` to the row chunks of out-of-core X.
+
+        Dask in, dask out (lazy, one block per input row chunk, the model in
+        the graph once); other sources give a NumPy array filled chunk by
+        chunk. ``width`` is the output's number of columns (None: 1-D);
+        ``dtype`` None means X's float dtype; ``n_inputs`` is the expected
+        input width when it is not ``n_features_in_`` (codes).
+        """
+        source = ChunkedArray(X, self._chunk_rows())
+        if n_inputs is None:
+            validate_data(self, X, skip_check_array=True, reset=False)
+        elif source.shape[1] != n_inputs:
+            raise ValueError(
+                f"X has {source.shape[1]} features, but {method} expects "
+                f"{n_inputs} (the fitted n_components_)."
+            )
+        dtype = np.dtype(dtype or source.dtype)
+        if is_dask(X):
+            return dask_map(self, X, method, width, dtype)
+        n_rows = source.shape[0]
+        out = np.empty((n_rows,) if width is None else (n_rows, width), dtype=dtype)
+        for start, chunk in source:
+            out[start : start + len(chunk)] = getattr(self, method)(chunk)
+        return out
+
+    def _reconstruction_errors(self, X, validated=False):
+        """Per-sample mean squared reconstruction error, in float64.
+
+        ``validated=True`` skips input validation for an X that ``_fit``
+        has just validated. Out-of-core X is read in chunks (dask stays lazy).
+        """
+        if is_out_of_core(X):
+            check_is_fitted(self)
+            return self._out_of_core(X, "_reconstruction_errors", None, np.float64)
+        if not validated:
+            X = self._validate_for_inference(X)
+        return row_mse(X, self.net_.reconstruct(X))
+
+    def _mean_error(self, X):
+        """The mean reconstruction error as a float (computing dask input)."""
+        errors = self._reconstruction_errors(X)
+        return float(errors.mean().compute() if is_dask(errors) else errors.mean())
 
     def _hidden_sizes(self):
         if isinstance(self.hidden_layer_sizes, Integral):
@@ -439,28 +440,28 @@ class BaseAutoencoder(BaseEstimator):
             "contractive": self.contractive,
         }
 
-    def _build_net(self, n_features, seed):
-        """Translate the estimator's parameters into an unfitted skorch net."""
-        if self.early_stopping:
-            monitor, train_split = (
-                "valid_loss",
-                ValidSplit(self.validation_fraction, stratified=False, random_state=seed),
-            )
+    def _build_net(self, n_features, seed, incremental=False):
+        """Translate the estimator's parameters into an unfitted skorch net.
+
+        ``incremental`` builds the net of ``partial_fit``: no validation
+        split and no stopping rule (each call is one epoch), as in
+        ``MLPRegressor.partial_fit``.
+        """
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            monitor, train_split = "valid_loss", TrainValidSplit(self.validation_fraction, seed)
         else:
             monitor, train_split = "train_loss", None
-        callbacks = [
-            ("divergence", DivergenceCheck()),
-            (
-                "stopping",
-                EarlyStopping(
-                    monitor=monitor,
-                    patience=self.n_iter_no_change,
-                    threshold=self.tol,
-                    threshold_mode="abs",
-                    load_best=self.early_stopping,
-                ),
-            ),
-        ]
+        callbacks = [("divergence", DivergenceCheck())]
+        if not incremental:
+            stopping = EarlyStopping(
+                monitor=monitor,
+                patience=self.n_iter_no_change,
+                threshold=self.tol,
+                threshold_mode="abs",
+                load_best=early_stopping,
+            )
+            callbacks.append(("stopping", stopping))
         if self.verbose >= 2:
             callbacks.append(("progress", ProgressBar()))
         module_params = {f"module__{k}": v for k, v in self._module_params(n_features).items()}
@@ -473,14 +474,14 @@ class BaseAutoencoder(BaseEstimator):
             optimizer=torch.optim.Adam,
             optimizer__fused=_fused_adam(self.device_),
             lr=self.learning_rate_init,
-            max_epochs=self.max_iter,
+            max_epochs=1 if incremental else self.max_iter,
             batch_size=self.batch_size_,
             train_split=train_split,
             callbacks=callbacks,
             device=self.device_,
             verbose=int(self.verbose),
             seed=seed,
-            **self._disabled_default_callbacks(),
+            **self._disabled_default_callbacks(early_stopping),
             # Weight decay on the weights only; a second parameter group costs
             # a second optimizer pass per step, so only when it is used.
             **(
@@ -490,13 +491,13 @@ class BaseAutoencoder(BaseEstimator):
             ),
         )
 
-    def _disabled_default_callbacks(self):
+    def _disabled_default_callbacks(self, early_stopping):
         """skorch defaults that would only cost time in this fit."""
         disabled = {}
         if not self.verbose:
             # PrintLog formats its table every epoch even when silent.
             disabled["callbacks__print_log"] = None
-        if not self.early_stopping:
+        if not early_stopping:
             disabled["callbacks__valid_loss"] = None
         return disabled
 
@@ -526,12 +527,6 @@ class BaseAutoencoder(BaseEstimator):
         interrupted = not stopped and len(epochs) < self.max_iter
         if interrupted and not epochs:
             raise KeyboardInterrupt
-        if not module_is_finite(net.module_):
-            # Interrupted in the middle of a diverging epoch.
-            raise ValueError(
-                "Training diverged: the weights became non-finite. Lower "
-                f"learning_rate_init (now {self.learning_rate_init})."
-            )
         losses = [float(row["train_loss"]) for row in epochs]
         if self.early_stopping:
             valid = [float(row["valid_loss"]) for row in epochs]
@@ -571,3 +566,35 @@ class BaseAutoencoder(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=6,
             )
+
+
+def _is_incremental(net):
+    """Whether ``net`` was built by ``partial_fit`` (no stopping callback)."""
+    return "stopping" not in dict(net.callbacks_)
+
+
+def _net_state(net):
+    """A copy of what training changes in ``net``: weights, optimizer, random stream.
+
+    The history is only appended to, so its length is enough to roll it back.
+    """
+    return (
+        copy.deepcopy(net.module_.state_dict()),
+        copy.deepcopy(net.optimizer_.state_dict()),
+        net.generator_.get_state(),
+        len(net.history),
+    )
+
+
+def _restore_net_state(net, state):
+    module, optimizer, generator, n_epochs = state
+    net.module_.load_state_dict(module)
+    net.optimizer_.load_state_dict(optimizer)
+    net.generator_.set_state(generator)
+    del net.history[n_epochs:]
+
+
+def _continue_net(net, previous):
+    """Give the fresh ``net`` the trained state and history of ``previous``."""
+    _restore_net_state(net, _net_state(previous))
+    net.history = copy.deepcopy(previous.history)

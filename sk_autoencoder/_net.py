@@ -18,7 +18,6 @@ one place that translates them. What it adds to skorch:
 
 import copy
 import math
-import warnings
 
 import numpy as np
 import torch
@@ -28,101 +27,11 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import Dataset, Subset
 
+from ._data import BatchIterator, StreamBatchIterator, StreamData, TensorData, as_tensor
 from ._modules import Dropout
 
 # Inference chunks hold about this many activations of the widest layer.
 _INFERENCE_ELEMENTS = 1 << 23
-
-
-def as_array(X):
-    """Return a torch tensor's data as a NumPy array; anything else unchanged.
-
-    sklearn's validation would turn a float32 tensor into float64 (it does
-    not know torch dtypes); converting first keeps float32 in, float32 out.
-    Half-precision tensors become float32, which NumPy can hold.
-    """
-    if not isinstance(X, torch.Tensor):
-        return X
-    X = X.detach()
-    if X.is_floating_point() and X.dtype not in (torch.float32, torch.float64):
-        X = X.float()
-    return X.cpu().resolve_conj().resolve_neg().numpy()
-
-
-def as_tensor(X, dtype=torch.float32, device="cpu"):
-    """Convert an array to a C-contiguous tensor with at most one copy."""
-    if isinstance(X, torch.Tensor):
-        return X.to(device=device, dtype=dtype).contiguous()
-    np_dtype = np.float64 if dtype == torch.float64 else np.float32
-    X = np.ascontiguousarray(X, dtype=np_dtype)
-    with warnings.catch_warnings():
-        # Read-only inputs (memmaps) are only ever read.
-        warnings.filterwarnings("ignore", message="The given NumPy array is not")
-        return torch.as_tensor(X).to(device)
-
-
-class TensorData(Dataset):
-    """The training data as one tensor; each sample is its own target."""
-
-    def __init__(self, X):
-        self.X = X
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return self.X[i], self.X[i]
-
-
-class BatchIterator:
-    """Minibatches sliced from a tensor, optionally in a fresh random order.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        All rows, already on the training device.
-    indices : torch.Tensor or None
-        The rows of ``X`` to iterate over (a validation split); None for all.
-    batch_size : int
-    generator : torch.Generator or None
-        Draws one permutation per pass; None keeps the stored order.
-    drop_singleton : bool
-        Skip a trailing batch of one row (batch norm cannot train on it).
-    """
-
-    def __init__(self, X, indices, batch_size, generator=None, drop_singleton=False):
-        self.X = X
-        self.indices = indices
-        self.batch_size = batch_size
-        self.generator = generator
-        self.drop_singleton = drop_singleton
-
-    def _n_rows(self):
-        return len(self.X) if self.indices is None else len(self.indices)
-
-    def __len__(self):
-        n_rows = self._n_rows()
-        n_batches = -(-n_rows // self.batch_size)
-        if self.drop_singleton and n_rows > 1 and n_rows % self.batch_size == 1:
-            n_batches -= 1
-        return n_batches
-
-    def __iter__(self):
-        n_rows = self._n_rows()
-        order = self.indices
-        if self.generator is not None:
-            perm = torch.randperm(n_rows, generator=self.generator)
-            order = perm if order is None else order[perm]
-        if order is not None:
-            order = order.to(self.X.device)
-        for b in range(len(self)):
-            start = b * self.batch_size
-            stop = min(start + self.batch_size, n_rows)
-            if order is None:
-                Xb = self.X[start:stop]
-            else:
-                Xb = self.X.index_select(0, order[start:stop])
-            yield Xb, Xb
 
 
 class DivergenceCheck(Callback):
@@ -266,23 +175,22 @@ class AutoencoderNet(NeuralNet):
         return TensorData(as_tensor(X, device=self.device))
 
     def get_iterator(self, dataset, training=False):
+        generator = None
+        if training:
+            generator = torch.Generator().manual_seed(self.seed + len(self.history))
+        batch_size = self.batch_size if training else self._inference_rows(self.module_)
+        drop_singleton = training and self._has_batch_norm()
+        if isinstance(dataset, StreamData):
+            return StreamBatchIterator(
+                dataset, batch_size, generator, drop_singleton, device=self.device
+            )
         indices = None
         if isinstance(dataset, Subset) and isinstance(dataset.dataset, TensorData):
             indices = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
             dataset = dataset.dataset
         if not isinstance(dataset, TensorData):
             return super().get_iterator(dataset, training=training)
-        X = dataset.X
-        if training:
-            generator = torch.Generator().manual_seed(self.seed + len(self.history))
-            return BatchIterator(
-                X,
-                indices,
-                self.batch_size,
-                generator=generator,
-                drop_singleton=self._has_batch_norm(),
-            )
-        return BatchIterator(X, indices, self._inference_rows(self.module_))
+        return BatchIterator(dataset.X, indices, batch_size, generator, drop_singleton)
 
     def notify(self, method_name, **cb_kwargs):
         # Same calls as skorch's notify, minus the callbacks that inherit the

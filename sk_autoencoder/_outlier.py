@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder, fill_doc
+from ._data import is_dask
 
 
 @fill_doc
@@ -84,6 +85,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        chunk_size="auto",
         device="cpu",
         random_state=None,
         verbose=0,
@@ -110,6 +112,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            chunk_size=chunk_size,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -134,10 +137,42 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
             The fitted detector.
         """
         X = self._fit(X)
-        scores = -self._reconstruction_errors(X, validated=True)
-        self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
-        self.threshold_ = -self.offset_
+        self._set_threshold(X)
         return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train on X for one pass over its minibatches, then set the threshold.
+
+        As :meth:`AutoencoderTransformer.partial_fit`. The threshold
+        (``offset_``, ``threshold_``) is then the ``contamination`` quantile
+        of the scores of this call's X under the updated model: the chunk
+        stands for the data, and the model has changed since earlier chunks
+        were seen, so their scores would be stale. Pass a representative
+        chunk last (or call :meth:`fit`) when the threshold matters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data, mostly normal.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : AutoencoderOutlierDetector
+            The detector, trained on one more chunk.
+        """
+        X = self._partial_fit(X)
+        self._set_threshold(X)
+        return self
+
+    def _set_threshold(self, X):
+        errors = self._reconstruction_errors(X, validated=True)
+        if is_dask(errors):
+            errors = errors.compute()
+        self.offset_ = float(np.percentile(-errors, 100.0 * self.contamination))
+        self.threshold_ = -self.offset_
 
     def score_samples(self, X):
         """Minus each sample's mean squared reconstruction error.
@@ -176,6 +211,13 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray or dask array of shape (n_samples,)
         """
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        decision = self.decision_function(X)
+        if is_dask(decision):
+            return decision.map_blocks(_labels, dtype=np.int64)
+        return _labels(decision)
+
+
+def _labels(decision):
+    return np.where(decision < 0, -1, 1)

@@ -5,7 +5,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import FLOAT_DTYPES, BaseAutoencoder, fill_doc
-from ._net import as_array
+from ._data import as_array, is_out_of_core
 
 
 @fill_doc
@@ -81,6 +81,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        chunk_size="auto",
         device="cpu",
         random_state=None,
         verbose=0,
@@ -106,6 +107,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            chunk_size=chunk_size,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -131,19 +133,51 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self._fit(X)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train on X for one pass over its minibatches.
+
+        The first call validates X, builds and seeds the network; later
+        calls continue it, with Adam's state, so that a stream of chunks
+        (files, a database cursor, a dask array's blocks) trains one model.
+        Each call is one epoch: ``max_iter``, ``early_stopping`` and the
+        stopping rule do not apply, and ``n_iter_`` counts the calls. After
+        ``fit``, ``partial_fit`` continues the fitted model; ``fit`` after
+        ``partial_fit`` starts afresh (unless ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data, in memory or out of core.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : AutoencoderTransformer
+            The estimator, trained on one more chunk.
+        """
+        self._partial_fit(X)
+        return self
+
     def transform(self, X):
         """Encode X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Data to encode.
+            Data to encode: in memory, or out of core (memmap, zarr, h5py,
+            dask), which is read in chunks.
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components)
-            The codes, in X's float dtype (float64 for integer input).
+        Z : ndarray or dask array of shape (n_samples, n_components_)
+            The codes, in X's float dtype (float64 for integer input); a
+            lazy dask array, chunked like X's rows, for dask input.
         """
+        check_is_fitted(self)
+        if is_out_of_core(X):
+            return self._out_of_core(X, "transform", self.n_components_)
         X = self._validate_for_inference(X)
         return self.net_.encode(X)
 
@@ -152,15 +186,19 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components)
+        X : array-like of shape (n_samples, n_components_)
             Codes, e.g. the output of ``transform``.
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray or dask array of shape (n_samples, n_features_in_)
             Reconstructions, in the codes' float dtype.
         """
         check_is_fitted(self)
+        if is_out_of_core(X):
+            return self._out_of_core(
+                X, "inverse_transform", self.n_features_in_, n_inputs=self.n_components_
+            )
         Z = check_array(as_array(X), dtype=FLOAT_DTYPES, input_name="X")
         if Z.shape[1] != self.n_components_:
             raise ValueError(
@@ -178,7 +216,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,)
+        scores : ndarray or dask array of shape (n_samples,)
             Higher is better; 0 is a perfect reconstruction.
         """
         return -self._reconstruction_errors(X)
@@ -197,7 +235,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         score : float
             Higher is better; usable directly by ``GridSearchCV``.
         """
-        return -float(self._reconstruction_errors(X).mean())
+        return -self._mean_error(X)
 
     @property
     def _n_features_out(self):

@@ -1,0 +1,146 @@
+"""Docstring sections shared by the estimators (numpydoc)."""
+
+SHARED_PARAMETERS = """\
+    n_components : int, default=2
+        Size of the code (the output of ``transform``).
+
+    hidden_layer_sizes : int or tuple of int, default=(256, 128)
+        Widths of the encoder's hidden layers, input side first. The decoder
+        uses the same widths in reverse. ``()`` gives a network with no
+        hidden layer.
+
+    activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
+"identity"}, default="relu"
+        Activation after every hidden layer. With ``"identity"`` the
+        autoencoder is linear and learns the principal subspace.
+
+    output_activation : {"identity", "sigmoid"}, default="identity"
+        Activation of the decoder's last layer. ``"sigmoid"`` bounds the
+        reconstruction to (0, 1), for data such as pixel intensities.
+
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss: mean squared error, or binary cross-entropy
+        (needs ``output_activation="sigmoid"`` and data in [0, 1]).
+
+    dropout : float, default=0.0
+        Dropout probability after every hidden activation, during training
+        only.
+
+    batch_norm : bool, default=False
+        Whether to add batch normalisation before every hidden activation.
+
+    noise : {"gaussian", "masking"} or None, default=None
+        Denoising: corrupt each training batch and learn to reconstruct the
+        clean one. ``"gaussian"`` adds noise of standard deviation
+        ``noise_level``; ``"masking"`` zeroes each input with probability
+        ``noise_level``. Never applied by ``transform``.
+
+    noise_level : float, default=0.1
+        Strength of the corruption; see ``noise``.
+
+    sparsity : float, default=0.0
+        Weight of an L1 penalty on the codes (mean over samples of the sum
+        of absolute code values) added to the training loss.
+
+    contractive : float, default=0.0
+        Weight of a penalty on the squared Frobenius norm of the encoder's
+        Jacobian with respect to its input, estimated per batch with one
+        random projection (Hutchinson's estimator, unbiased).
+
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (not the biases), applied
+        as Adam's ``weight_decay``.
+
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(256, n_samples)``.
+
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training data).
+
+    early_stopping : bool, default=False
+        If True, hold out ``validation_fraction`` of the training data, stop
+        when the validation loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the best weights. If False,
+        the same rule is applied to the training loss.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out when ``early_stopping``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+
+    tol : float, default=1e-4
+        Minimum decrease of the monitored loss that counts as improvement.
+
+    chunk_size : int or "auto", default="auto"
+        Rows read at a time from out-of-core ``X`` (a NumPy memmap, zarr
+        array, h5py dataset or dask array), which is never loaded whole:
+        training shuffles the chunk order and the rows within a buffer of
+        4 chunks, and inference returns results chunk by chunk. ``"auto"``
+        reads about 32 MiB of float32 rows, rounded to a multiple of the
+        store's own row chunks. In-memory arrays are not affected.
+
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where to train and infer; ``"auto"`` picks CUDA when available.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the validation split,
+        dropout and corruption noise. Pass an int for bitwise-reproducible
+        fits on the CPU. The global torch random state is left untouched.
+
+    verbose : int, default=0
+        0 is silent, 1 prints skorch's per-epoch table, 2 or more also shows
+        a progress bar per epoch.
+
+    warm_start : bool, default=False
+        If True and the estimator is already fitted, start from the current
+        weights instead of a new initialisation (the optimiser restarts)."""
+
+SHARED_ATTRIBUTES = """\
+    net_ : AutoencoderNet
+        The trained skorch net. Its ``module_`` has ``encoder`` and
+        ``decoder`` submodules that can be reused in plain PyTorch.
+
+    n_components_ : int
+        Width of the fitted code; what ``transform`` returns and
+        ``inverse_transform`` takes, whatever ``set_params`` changes later.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    loss_curve_ : list of float
+        Training loss (penalties included) at each epoch, over all fits
+        when ``warm_start``.
+
+    validation_scores_ : list of float or None
+        Minus the validation loss at each epoch (higher is better), when
+        ``early_stopping``; None otherwise.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``; None without early stopping.
+
+    best_loss_ : float
+        Lowest monitored loss of the last fit: the training loss, or the
+        validation loss when ``early_stopping``.
+
+    n_iter_ : int
+        Number of epochs run (all fits, with ``warm_start``).
+
+    batch_size_ : int
+        The minibatch size used.
+
+    device_ : str
+        The device the net lives on."""
+
+
+def fill_doc(cls):
+    """Put the shared parameter and attribute sections into a docstring."""
+    cls.__doc__ = cls.__doc__.replace("    {shared_parameters}", SHARED_PARAMETERS)
+    cls.__doc__ = cls.__doc__.replace("    {shared_attributes}", SHARED_ATTRIBUTES)
+    return cls
