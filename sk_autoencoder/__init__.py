@@ -4,6 +4,7 @@ from ._modules import MLPAutoencoder, VariationalMLPAutoencoder
 from ._net import AutoencoderNet, VariationalNet
 from ._outlier import AutoencoderOutlierDetector
 from ._scoring import reconstruction_error, reconstruction_scorer
+from ._skl2onnx import register_onnx_converters
 from ._transformer import AutoencoderTransformer
 from ._variational import VariationalAutoencoderTransformer
 
@@ -17,6 +18,7 @@ __all__ = [
     "VariationalNet",
     "reconstruction_error",
     "reconstruction_scorer",
+    "register_onnx_converters",
 ]
 
 __version__ = "0.1.0"

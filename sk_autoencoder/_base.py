@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
+from . import _onnx, _persistence
 from ._data import (
     FLOAT_DTYPES,
     ChunkedArray,
@@ -393,6 +394,72 @@ class BaseAutoencoder(BaseEstimator):
         if not validated:
             X = self._validate_for_inference(X)
         return row_mse(X, self.net_.reconstruct(X))
+
+    # -- saving and serving ----------------------------------------------------
+
+    def save(self, path):
+        """Save the fitted estimator without pickle: safetensors and JSON.
+
+        ``path`` is a file (one safetensors file whose header holds the
+        JSON), or a folder (an existing one, or a path ending in ``/``) that
+        receives ``weights.safetensors`` and ``metadata.json``. Saved: the
+        parameters, the fitted attributes, the network's weights, Adam's
+        state, the random stream and the history, so a loaded estimator
+        predicts identically and continues training (``partial_fit``,
+        ``warm_start``) as this one would. Needs the ``[export]`` extra.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        return _persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Load an estimator saved by :meth:`save`; never executes code from the file.
+
+        The file is checked before anything is built: a newer format
+        version, a truncated or modified file, tensors that do not match
+        the metadata, or a model of another class raise ``ValueError``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str or None, default=None
+            Where to put the network; None keeps the saved device, or the
+            CPU when the model was trained on a GPU that is not available.
+
+        Returns
+        -------
+        estimator : instance of cls
+            The fitted estimator.
+        """
+        return _persistence.load(cls, path, device=device)
+
+    def to_onnx(self, part="encoder", path=None):
+        """Export part of the fitted network to ONNX (float32, dynamic batch axis).
+
+        Parameters
+        ----------
+        part : {"encoder", "decoder", "autoencoder", "error"}, default="encoder"
+            ``"encoder"`` computes ``transform`` (a VAE's posterior mean),
+            ``"decoder"`` ``inverse_transform``, ``"autoencoder"`` the round
+            trip, and ``"error"`` each sample's mean squared reconstruction
+            error (``-score_samples``), to threshold as the detector does.
+        path : str or path-like, default=None
+            Also write the model there.
+
+        Returns
+        -------
+        model : onnx.ModelProto
+            Input ``"X"``; output ``"codes"``, ``"reconstruction"`` or
+            ``"error"``. Needs the ``[export]`` extra.
+        """
+        return _onnx.to_onnx(self, part, path)
 
     def _mean_error(self, X):
         """The mean reconstruction error as a float (computing dask input)."""

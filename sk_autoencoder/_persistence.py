@@ -1,0 +1,239 @@
+"""Save and load fitted estimators without pickle: safetensors plus JSON.
+
+A saved model is either one ``.safetensors``-format file whose header
+metadata holds the JSON, or a folder with ``weights.safetensors`` and
+``metadata.json``. The tensors are the module's state, Adam's state and the
+net's random-stream state; the JSON holds the parameters, the fitted
+attributes, the optimizer's hyper-parameters, the training history, the
+versions that wrote it and a format version. A SHA-256 over the JSON and
+every tensor's bytes detects truncation and tampering.
+
+Loading reads tensors with ``safetensors`` (no ``torch.load``, no pickle),
+checks everything against the metadata, and only then builds the estimator:
+an error leaves nothing half-loaded behind.
+"""
+
+import hashlib
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._data import import_optional
+
+FORMAT = "sk_autoencoder"
+FORMAT_VERSION = 1
+METADATA_KEY = "sk_autoencoder"
+WEIGHTS_FILE = "weights.safetensors"
+METADATA_FILE = "metadata.json"
+# Fitted attributes stored in the JSON (those an estimator has).
+FITTED = (
+    "n_features_in_",
+    "feature_names_in_",
+    "n_components_",
+    "loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "best_loss_",
+    "n_iter_",
+    "batch_size_",
+    "device_",
+    "offset_",
+    "threshold_",
+)
+
+
+def _jsonable(value):
+    """Parameters and attributes as JSON values (tuples become lists)."""
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def _versions():
+    import sklearn
+    import skorch
+
+    from . import __version__
+
+    return {
+        "sk_autoencoder": __version__,
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "skorch": skorch.__version__,
+        "safetensors": import_optional("safetensors", "export").__version__,
+    }
+
+
+def _tensors_and_metadata(estimator):
+    net = estimator.net_
+    tensors = {f"module.{k}": v for k, v in net.module_.state_dict().items()}
+    optimizer = net.optimizer_.state_dict()
+    for index, state in optimizer["state"].items():
+        for key, value in state.items():
+            tensors[f"optimizer.{index}.{key}"] = value
+    tensors["generator"] = net.generator_.get_state()
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    params = estimator.get_params()
+    if not (params["random_state"] is None or isinstance(params["random_state"], int)):
+        warnings.warn(
+            "random_state is a RandomState instance, which is saved as None.",
+            UserWarning,
+            stacklevel=3,
+        )
+        params["random_state"] = None
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": type(estimator).__name__,
+        "versions": _versions(),
+        "params": {k: _jsonable(v) for k, v in params.items()},
+        "fitted": {k: _jsonable(getattr(estimator, k)) for k in FITTED if hasattr(estimator, k)},
+        "net": {
+            "seed": net.seed,
+            "incremental": "stopping" not in dict(net.callbacks_),
+            "generator_device": str(net.generator_.device),
+            "param_groups": _jsonable(optimizer["param_groups"]),
+            "history": json.loads(json.dumps(net.history.to_list(), default=float)),
+        },
+        "tensors": {k: [str(v.dtype), list(v.shape)] for k, v in tensors.items()},
+    }
+    return tensors, metadata
+
+
+def _checksum(metadata, tensors):
+    digest = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode())
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(tensors[name].view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save(estimator, path):
+    """Write a fitted estimator to ``path`` (a file, or a folder if it is one)."""
+    check_is_fitted(estimator)
+    safetensors_torch = import_optional("safetensors.torch", "export")
+    tensors, metadata = _tensors_and_metadata(estimator)
+    metadata["sha256"] = _checksum(metadata, tensors)
+    text = json.dumps(metadata, sort_keys=True)
+    path = Path(path)
+    if path.is_dir() or str(path).endswith(("/", "\\")):
+        path.mkdir(parents=True, exist_ok=True)
+        safetensors_torch.save_file(tensors, path / WEIGHTS_FILE)
+        (path / METADATA_FILE).write_text(text)
+    else:
+        safetensors_torch.save_file(tensors, path, metadata={METADATA_KEY: text})
+    return path
+
+
+def _read(path):
+    """``(metadata, tensors)`` from a saved file or folder, or a ValueError."""
+    safetensors = import_optional("safetensors", "export")
+    path = Path(path)
+    weights = path / WEIGHTS_FILE if path.is_dir() else path
+    try:
+        with safetensors.safe_open(str(weights), framework="pt") as f:
+            header = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+        text = (path / METADATA_FILE).read_text() if path.is_dir() else header.get(METADATA_KEY)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # safetensors' own errors for truncated or corrupt files
+        raise ValueError(
+            f"{path} is truncated or is not a saved sk_autoencoder model: {exc}"
+        ) from None
+    if text is None:
+        raise ValueError(f"{path} is a safetensors file without sk_autoencoder metadata.")
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} has corrupt sk_autoencoder metadata: {exc}") from None
+    return metadata, tensors
+
+
+def _check(metadata, tensors, cls, path):
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a saved sk_autoencoder model.")
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {version}, newer than the {FORMAT_VERSION} this "
+            "sk_autoencoder reads; upgrade sk_autoencoder to load it."
+        )
+    if metadata.get("class") != cls.__name__:
+        raise ValueError(
+            f"{path} holds a {metadata.get('class')}, not a {cls.__name__}; load it with "
+            f"{metadata.get('class')}.load."
+        )
+    expected = metadata.get("sha256")
+    unsigned = {k: v for k, v in metadata.items() if k != "sha256"}
+    if expected != _checksum(unsigned, tensors):
+        raise ValueError(
+            f"{path} has been modified since it was saved: its SHA-256 does not match its contents."
+        )
+    described = {k: [str(v.dtype), list(v.shape)] for k, v in tensors.items()}
+    if described != metadata["tensors"]:
+        raise ValueError(f"{path}: the tensors do not match the metadata's description.")
+
+
+def load(cls, path, device=None):
+    """Rebuild a fitted ``cls`` from ``path``; see ``BaseAutoencoder.load``."""
+    metadata, tensors = _read(path)
+    _check(metadata, tensors, cls, path)
+    params = dict(metadata["params"])
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    estimator = cls(**params)
+    for key, value in metadata["fitted"].items():
+        if key == "feature_names_in_":
+            value = np.asarray(value, dtype=object)
+        elif isinstance(value, str) and key != "device_":
+            value = float(value)  # non-finite floats were saved as text
+        setattr(estimator, key, value)
+    if device is None:
+        device = estimator.device_
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        device = "cpu"  # a GPU-trained model loaded on a CPU-only machine
+    estimator.device_ = device
+    net_meta = metadata["net"]
+    net = estimator._build_net(
+        estimator.n_features_in_, net_meta["seed"], incremental=net_meta["incremental"]
+    )
+    net.initialize()
+    module_state = {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
+    mine = net.module_.state_dict()
+    if {k: (v.dtype, v.shape) for k, v in mine.items()} != {
+        k: (v.dtype, v.shape) for k, v in module_state.items()
+    }:
+        raise ValueError(
+            f"{path}: the saved weights do not fit the network its parameters describe."
+        )
+    net.module_.load_state_dict(module_state)
+    state = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    groups = [
+        {**group, "betas": tuple(group["betas"])} if "betas" in group else group
+        for group in net_meta["param_groups"]
+    ]
+    net.optimizer_.load_state_dict({"state": state, "param_groups": groups})
+    if torch.device(net_meta["generator_device"]).type == torch.device(net.device).type:
+        net.generator_.set_state(tensors["generator"])
+    from skorch.history import History
+
+    net.history = History(net_meta["history"])
+    net.module_.eval()
+    estimator.net_ = net
+    return estimator
