@@ -6,11 +6,13 @@ in about two minutes on two cores: a smoke run, not a result.
 """
 
 import argparse
+import contextlib
 import platform
 import sys
 import time
 from pathlib import Path
 
+import joblib
 import sklearn
 import skorch
 import torch
@@ -32,13 +34,24 @@ def main(argv=None):
     parser.add_argument(
         "--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"]
     )
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run the fits on this dask.distributed cluster"
+    )
+    cluster.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="start a dask LocalCluster of N worker processes and run the fits on it",
+    )
     args = parser.parse_args(argv)
 
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
     sweep = compare.SWEEPS["quick" if args.quick else "full"]
     methods = compare.make_methods(quick=args.quick)
     start = time.perf_counter()
-    records, artefacts = compare.run(args.datasets, sweep, seeds, methods)
+    with _cluster(args.scheduler, args.workers) as where:
+        records, artefacts = compare.run(args.datasets, sweep, seeds, methods, n_jobs=where)
     meta = {
         "command": " ".join(
             ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
@@ -48,6 +61,8 @@ def main(argv=None):
         "sweep": {d: sweep[d] for d in args.datasets},
         "recommended": compare.RECOMMENDED,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "cluster": args.scheduler
+        or (f"LocalCluster({args.workers} workers)" if args.workers else None),
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -61,6 +76,28 @@ def main(argv=None):
     _plot(summary, artefacts, args.out, sweep)
     print(_report.markdown_table(summary))
     print(f"\n{len(records)} fits in {meta['wall_s']} s; files in {args.out}/")
+
+
+@contextlib.contextmanager
+def _cluster(scheduler, workers):
+    """joblib's dask backend on a cluster when asked; yields run()'s n_jobs."""
+    if scheduler is None and workers is None:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    local = None
+    if workers is not None:
+        # One thread per worker process, as dask's nanny sets OMP_NUM_THREADS.
+        local = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        scheduler = local
+    with Client(scheduler) as client, joblib.parallel_config(backend="dask"):
+        print(f"running on {client}", file=sys.stderr)
+        yield -1
+    if local is not None:
+        local.close()
 
 
 def _plot(summary, artefacts, out, sweep):

@@ -10,6 +10,7 @@ import sys
 import time
 import warnings
 
+import joblib
 from sklearn.decomposition import PCA, KernelPCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -105,8 +106,19 @@ def measure(estimator, X_train, y_train, X_test, y_test):
     return record, Z_test, X_hat
 
 
-def run(datasets, sweep, seeds, methods, progress=None):
+def _job(estimator, split):
+    """One independent fit and its measurements (runs in a worker when parallel)."""
+    X_train, X_test, y_train, y_test = split
+    return measure(estimator, X_train, y_train, X_test, y_test)
+
+
+def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None):
     """Run every (dataset, k, method, seed) and collect the figures.
+
+    The fits are independent: they go through ``joblib.Parallel``, so that
+    ``n_jobs`` and joblib's active backend (``parallel_config(backend="dask")``
+    for a dask.distributed cluster) decide where they run. Every fit is seeded,
+    so the error columns do not depend on where it ran.
 
     Parameters
     ----------
@@ -119,6 +131,9 @@ def run(datasets, sweep, seeds, methods, progress=None):
     progress : bool or None
         Show a progress bar on stderr; None shows it only when stderr is a
         terminal, so that logs (CI) do not fill with its redraws.
+    n_jobs : int or None
+        joblib's ``n_jobs`` (None: one at a time, or the active backend's
+        default inside ``parallel_config``).
 
     Returns
     -------
@@ -137,22 +152,22 @@ def run(datasets, sweep, seeds, methods, progress=None):
         for seed in seeds
         for method in methods
     ]
-    records, artefacts, data = [], {}, {}
+    data, artefacts = {}, {}
+    for name in datasets:
+        data[name] = _data.split(*_data.load(name))
+        artefacts[(name, "test")] = (data[name][1], data[name][3])
     if progress is None:
         progress = sys.stderr.isatty()
-    bar = tqdm(jobs, disable=not progress, unit="fit")
-    for name, k, method, seed in bar:
-        if name not in data:
-            X, y = _data.load(name)
-            data[name] = _data.split(X, y)
-            artefacts[(name, "test")] = (data[name][1], data[name][3])
-        X_train, X_test, y_train, y_test = data[name]
-        bar.set_description(f"{name} k={k} {method} seed={seed}")
-        record, Z_test, X_hat = measure(methods[method](k, seed), X_train, y_train, X_test, y_test)
+    results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
+        joblib.delayed(_job)(methods[method](k, seed), data[name]) for name, k, method, seed in jobs
+    )
+    records = []
+    bar = tqdm(zip(jobs, results, strict=True), total=len(jobs), disable=not progress, unit="fit")
+    for (name, k, method, seed), (record, Z_test, X_hat) in bar:
         records.append({"dataset": name, "method": method, "k": k, "seed": seed, **record})
         bar.set_postfix(mse=f"{record['mse']:.4f}", fit=f"{record['fit_s']:.1f}s")
         if seed == seeds[0]:
             if k == 2:
-                artefacts[(name, "codes", method)] = (Z_test, y_test)
+                artefacts[(name, "codes", method)] = (Z_test, data[name][3])
             artefacts[(name, "recon", method, k)] = X_hat[:10]
     return records, artefacts

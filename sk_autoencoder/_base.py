@@ -34,6 +34,7 @@ from ._data import (
 from ._docs import fill_doc
 from ._modules import ACTIVATIONS, MLPAutoencoder
 from ._net import AutoencoderNet, DivergenceCheck, TrainingDiverged, module_is_finite
+from ._parallel import torch_threads
 from ._scoring import row_mse
 
 __all__ = ["FLOAT_DTYPES", "BaseAutoencoder", "fill_doc"]
@@ -92,6 +93,7 @@ class BaseAutoencoder(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "chunk_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -121,6 +123,7 @@ class BaseAutoencoder(BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         chunk_size="auto",
+        n_threads=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -146,6 +149,7 @@ class BaseAutoencoder(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.chunk_size = chunk_size
+        self.n_threads = n_threads
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -174,7 +178,8 @@ class BaseAutoencoder(BaseEstimator):
         net = snapshot.get("net_")
         net_state = _net_state(net) if net is not None and _is_incremental(net) else None
         try:
-            return step(X)
+            with torch_threads(self.n_threads):
+                return step(X)
         except BaseException:
             if net_state is not None:
                 _restore_net_state(net, net_state)
@@ -284,7 +289,14 @@ class BaseAutoencoder(BaseEstimator):
 
     def _check_training_context(self):
         """Refuse settings that would only fail inside torch."""
-        for name in ("n_components", "batch_size", "max_iter", "n_iter_no_change", "chunk_size"):
+        for name in (
+            "n_components",
+            "batch_size",
+            "max_iter",
+            "n_iter_no_change",
+            "chunk_size",
+            "n_threads",
+        ):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be an int, got the bool {value!r}.")
@@ -393,7 +405,8 @@ class BaseAutoencoder(BaseEstimator):
             return self._out_of_core(X, "_reconstruction_errors", None, np.float64)
         if not validated:
             X = self._validate_for_inference(X)
-        return row_mse(X, self.net_.reconstruct(X))
+        with torch_threads(self.n_threads):
+            return row_mse(X, self.net_.reconstruct(X))
 
     # -- saving and serving ----------------------------------------------------
 

@@ -83,6 +83,16 @@ SHARED_PARAMETERS = """\
         reads about 32 MiB of float32 rows, rounded to a multiple of the
         store's own row chunks. In-memory arrays are not affected.
 
+    n_threads : int or None, default=None
+        torch threads used by each call to ``fit``, ``partial_fit`` and the
+        inference methods; the caller's setting is restored afterwards.
+        None leaves torch's setting as it is: all cores in a plain process,
+        ``cpu_count // n_jobs`` in a joblib (loky) worker, one in a dask
+        worker started by a nanny. Set it to use a dask worker's cores
+        (e.g. ``n_threads=8`` on 8-core workers). torch's setting is
+        process-wide, so leave it None when several fits share a process
+        (joblib's threading backend).
+
     device : {"cpu", "cuda", "auto"}, default="cpu"
         Where to train and infer; ``"auto"`` picks CUDA when available.
 

@@ -6,6 +6,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import FLOAT_DTYPES, BaseAutoencoder, fill_doc
 from ._data import as_array, is_out_of_core
+from ._parallel import torch_threads
 
 
 @fill_doc
@@ -82,6 +83,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         n_iter_no_change=10,
         tol=1e-4,
         chunk_size="auto",
+        n_threads=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -108,6 +110,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             chunk_size=chunk_size,
+            n_threads=n_threads,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -179,7 +182,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         if is_out_of_core(X):
             return self._out_of_core(X, "transform", self.n_components_)
         X = self._validate_for_inference(X)
-        return self.net_.encode(X)
+        with torch_threads(self.n_threads):
+            return self.net_.encode(X)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -205,7 +209,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
                 f"{self.n_components_} (the fitted n_components_)."
             )
-        return self.net_.decode(Z)
+        with torch_threads(self.n_threads):
+            return self.net_.decode(Z)
 
     def score_samples(self, X):
         """Minus each sample's mean squared reconstruction error.

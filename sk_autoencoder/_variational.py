@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import fill_doc
 from ._modules import VariationalMLPAutoencoder
 from ._net import VariationalNet
+from ._parallel import torch_threads
 from ._transformer import AutoencoderTransformer
 
 
@@ -102,6 +103,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         n_iter_no_change=10,
         tol=1e-4,
         chunk_size="auto",
+        n_threads=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -129,6 +131,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             chunk_size=chunk_size,
+            n_threads=n_threads,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -161,7 +164,8 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         check_is_fitted(self)
         rng = check_random_state(random_state)
         codes = rng.standard_normal((n_samples, self.n_components_))
-        return self.net_.decode(codes.astype(np.float64))
+        with torch_threads(self.n_threads):
+            return self.net_.decode(codes.astype(np.float64))
 
     def _net_params(self):
         return {**super()._net_params(), "beta": self.beta}
