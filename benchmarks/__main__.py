@@ -34,6 +34,13 @@ def main(argv=None):
     parser.add_argument(
         "--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"]
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per fit, torch and BLAS (default: the process's settings); give a "
+        "serial run and a cluster run the same value for identical error columns",
+    )
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
         "--scheduler", metavar="ADDRESS", help="run the fits on this dask.distributed cluster"
@@ -51,7 +58,9 @@ def main(argv=None):
     methods = compare.make_methods(quick=args.quick)
     start = time.perf_counter()
     with _cluster(args.scheduler, args.workers) as where:
-        records, artefacts = compare.run(args.datasets, sweep, seeds, methods, n_jobs=where)
+        records, artefacts = compare.run(
+            args.datasets, sweep, seeds, methods, n_jobs=where, threads=args.threads
+        )
     meta = {
         "command": " ".join(
             ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
@@ -61,6 +70,7 @@ def main(argv=None):
         "sweep": {d: sweep[d] for d in args.datasets},
         "recommended": compare.RECOMMENDED,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "threads_per_fit": args.threads,
         "cluster": args.scheduler
         or (f"LocalCluster({args.workers} workers)" if args.workers else None),
         "versions": {

@@ -11,12 +11,14 @@ import time
 import warnings
 
 import joblib
+import torch
 from sklearn.decomposition import PCA, KernelPCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from sk_autoencoder import AutoencoderTransformer, reconstruction_error
@@ -106,13 +108,25 @@ def measure(estimator, X_train, y_train, X_test, y_test):
     return record, Z_test, X_hat
 
 
-def _job(estimator, split):
-    """One independent fit and its measurements (runs in a worker when parallel)."""
-    X_train, X_test, y_train, y_test = split
-    return measure(estimator, X_train, y_train, X_test, y_test)
+def _job(estimator, X_train, X_test, y_train, y_test, threads):
+    """One independent fit and its measurements (runs in a worker when parallel).
+
+    The arrays come one by one, not in a tuple: joblib's dask backend then
+    scatters each to the cluster once instead of embedding it in every task.
+    ``threads`` pins torch's and the BLAS libraries' thread counts.
+    """
+    if threads is None:
+        return measure(estimator, X_train, y_train, X_test, y_test)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            return measure(estimator, X_train, y_train, X_test, y_test)
+    finally:
+        torch.set_num_threads(previous)
 
 
-def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None):
+def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None, threads=None):
     """Run every (dataset, k, method, seed) and collect the figures.
 
     The fits are independent: they go through ``joblib.Parallel``, so that
@@ -134,6 +148,10 @@ def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None):
     n_jobs : int or None
         joblib's ``n_jobs`` (None: one at a time, or the active backend's
         default inside ``parallel_config``).
+    threads : int or None
+        Pin every fit to this many threads (torch and BLAS); None leaves the
+        process's settings. Float sums depend on the thread count, so a
+        serial run and a cluster run pinned alike give identical figures.
 
     Returns
     -------
@@ -159,7 +177,8 @@ def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None):
     if progress is None:
         progress = sys.stderr.isatty()
     results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
-        joblib.delayed(_job)(methods[method](k, seed), data[name]) for name, k, method, seed in jobs
+        joblib.delayed(_job)(methods[method](k, seed), *data[name], threads)
+        for name, k, method, seed in jobs
     )
     records = []
     bar = tqdm(zip(jobs, results, strict=True), total=len(jobs), disable=not progress, unit="fit")

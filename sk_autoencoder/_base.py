@@ -2,11 +2,11 @@
 
 ``BaseAutoencoder._build_net`` is the one place where scikit-learn's
 vocabulary becomes skorch's. Data sources (in memory or out of core) come
-from ``_data.py``; the estimators call ``_fit``, ``_partial_fit`` and the
-inference helpers defined here.
+from ``_data.py``, training-time checks from ``_validation.py``, and
+inference, saving and serving from ``_inference.py``; the estimators call
+``_fit`` and ``_partial_fit`` defined here.
 """
 
-import copy
 import warnings
 from numbers import Integral, Real
 
@@ -16,26 +16,25 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from . import _onnx, _persistence
-from ._data import (
-    FLOAT_DTYPES,
-    ChunkedArray,
-    StreamData,
-    TrainValidSplit,
-    as_array,
-    dask_map,
-    is_dask,
-    is_out_of_core,
-    training_rows,
-)
+from ._data import FLOAT_DTYPES, ChunkedArray, StreamData, TrainValidSplit, as_array, is_out_of_core
 from ._docs import fill_doc
+from ._inference import InferenceMixin
 from ._modules import ACTIVATIONS, MLPAutoencoder
-from ._net import AutoencoderNet, DivergenceCheck, TrainingDiverged, module_is_finite
+from ._net import (
+    AutoencoderNet,
+    DivergenceCheck,
+    TrainingDiverged,
+    continue_net,
+    is_incremental,
+    module_is_finite,
+    net_state,
+    restore_net_state,
+)
 from ._parallel import torch_threads
-from ._scoring import row_mse
+from ._validation import ValidationMixin
 
 __all__ = ["FLOAT_DTYPES", "BaseAutoencoder", "fill_doc"]
 
@@ -56,7 +55,7 @@ def _fused_adam(device):
     return device == "cuda" or version >= (2, 4)
 
 
-class BaseAutoencoder(BaseEstimator):
+class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
     """Base class for the autoencoder estimators; not for direct use.
 
     Subclasses set ``_module_class`` / ``_net_class`` and may extend
@@ -176,13 +175,13 @@ class BaseAutoencoder(BaseEstimator):
     def _guarded(self, step, X):
         snapshot = self.__dict__.copy()
         net = snapshot.get("net_")
-        net_state = _net_state(net) if net is not None and _is_incremental(net) else None
+        saved = net_state(net) if net is not None and is_incremental(net) else None
         try:
             with torch_threads(self.n_threads):
                 return step(X)
         except BaseException:
-            if net_state is not None:
-                _restore_net_state(net, net_state)
+            if saved is not None:
+                restore_net_state(net, saved)
             self.__dict__.clear()
             self.__dict__.update(snapshot)
             raise
@@ -227,12 +226,12 @@ class BaseAutoencoder(BaseEstimator):
             net.initialize()
             self.n_components_ = self.n_components
             self.loss_curve_, self.n_iter_ = [], 0
-        elif not _is_incremental(self.net_):
+        elif not is_incremental(self.net_):
             # Continue a model trained by fit: same weights, optimizer state,
             # random streams and history, in a net without fit's stopping.
             net = self._build_net(self.n_features_in_, self.net_.seed, incremental=True)
             net.initialize()
-            _continue_net(net, self.net_)
+            continue_net(net, self.net_)
         else:
             net = self.net_
         self._train(net)(data, epochs=1)
@@ -286,210 +285,6 @@ class BaseAutoencoder(BaseEstimator):
 
     def _chunk_rows(self):
         return None if self.chunk_size == "auto" else self.chunk_size
-
-    def _check_training_context(self):
-        """Refuse settings that would only fail inside torch."""
-        for name in (
-            "n_components",
-            "batch_size",
-            "max_iter",
-            "n_iter_no_change",
-            "chunk_size",
-            "n_threads",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name} must be an int, got the bool {value!r}.")
-        if torch.is_inference_mode_enabled():
-            raise RuntimeError(
-                f"{type(self).__name__}.fit cannot train inside torch.inference_mode(): "
-                "autograd is off there. Call fit outside it (inference methods such as "
-                "transform work inside it)."
-            )
-
-    def _check_values(self, X, where=""):
-        """Raise ValueError for values the network cannot train on."""
-        if X.dtype == np.float64 and np.abs(X).max() > np.finfo(np.float32).max:
-            raise ValueError(
-                f"X has values beyond the float32 range the network trains in{where}; "
-                "scale X first, e.g. with StandardScaler."
-            )
-        if self.loss == "bce":
-            lo, hi = X.min(), X.max()
-            if lo < 0 or hi > 1:
-                raise ValueError(
-                    "loss='bce' requires X in [0, 1], got values in "
-                    f"[{lo:.4g}, {hi:.4g}]{where}; rescale X (e.g. MinMaxScaler) or "
-                    "use loss='mse'."
-                )
-
-    def _check_settings(self, data, early_stopping):
-        """Raise ValueError for settings that cannot train on data of this size."""
-        if self.loss == "bce" and self.output_activation != "sigmoid":
-            raise ValueError(
-                "loss='bce' needs output_activation='sigmoid', got "
-                f"output_activation={self.output_activation!r}."
-            )
-        if self.noise == "masking" and self.noise_level >= 1:
-            raise ValueError(
-                "noise='masking' needs noise_level < 1 (the probability of "
-                f"zeroing an input), got noise_level={self.noise_level}."
-            )
-        self._hidden_sizes()
-        sizes = data.source if isinstance(data, StreamData) else len(data)
-        n_samples = len(data)
-        n_train = training_rows(sizes, early_stopping, self.validation_fraction)
-        if n_train < 1:
-            raise ValueError(
-                f"early_stopping=True with validation_fraction={self.validation_fraction} "
-                f"leaves no sample to train on out of n_samples={n_samples}; lower "
-                "validation_fraction, pass more samples or set early_stopping=False."
-            )
-        if not self.batch_norm:
-            return
-        # Batch norm cannot normalise a batch of one row in training mode.
-        if n_train < 2:
-            where = (
-                f"early_stopping holds out validation_fraction={self.validation_fraction} "
-                f"of n_samples={n_samples}, leaving {n_train} for training"
-                if early_stopping
-                else f"got n_samples={n_train}"
-            )
-            raise ValueError(f"batch_norm=True needs at least 2 samples to train; {where}.")
-        if self.batch_size_ == 1:
-            raise ValueError(
-                "batch_norm=True cannot train on batches of one sample, which "
-                "batch_size=1 gives; use batch_size >= 2 or batch_norm=False."
-            )
-
-    # -- inference -----------------------------------------------------------
-
-    def _validate_for_inference(self, X):
-        check_is_fitted(self)
-        return validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=False)
-
-    def _out_of_core(self, X, method, width, dtype=None, n_inputs=None):
-        """Apply the in-memory ``method`` to the row chunks of out-of-core X.
-
-        Dask in, dask out (lazy, one block per input row chunk, the model in
-        the graph once); other sources give a NumPy array filled chunk by
-        chunk. ``width`` is the output's number of columns (None: 1-D);
-        ``dtype`` None means X's float dtype; ``n_inputs`` is the expected
-        input width when it is not ``n_features_in_`` (codes).
-        """
-        source = ChunkedArray(X, self._chunk_rows())
-        if n_inputs is None:
-            validate_data(self, X, skip_check_array=True, reset=False)
-        elif source.shape[1] != n_inputs:
-            raise ValueError(
-                f"X has {source.shape[1]} features, but {method} expects "
-                f"{n_inputs} (the fitted n_components_)."
-            )
-        dtype = np.dtype(dtype or source.dtype)
-        if is_dask(X):
-            return dask_map(self, X, method, width, dtype)
-        n_rows = source.shape[0]
-        out = np.empty((n_rows,) if width is None else (n_rows, width), dtype=dtype)
-        for start, chunk in source:
-            out[start : start + len(chunk)] = getattr(self, method)(chunk)
-        return out
-
-    def _reconstruction_errors(self, X, validated=False):
-        """Per-sample mean squared reconstruction error, in float64.
-
-        ``validated=True`` skips input validation for an X that ``_fit``
-        has just validated. Out-of-core X is read in chunks (dask stays lazy).
-        """
-        if is_out_of_core(X):
-            check_is_fitted(self)
-            return self._out_of_core(X, "_reconstruction_errors", None, np.float64)
-        if not validated:
-            X = self._validate_for_inference(X)
-        with torch_threads(self.n_threads):
-            return row_mse(X, self.net_.reconstruct(X))
-
-    # -- saving and serving ----------------------------------------------------
-
-    def save(self, path):
-        """Save the fitted estimator without pickle: safetensors and JSON.
-
-        ``path`` is a file (one safetensors file whose header holds the
-        JSON), or a folder (an existing one, or a path ending in ``/``) that
-        receives ``weights.safetensors`` and ``metadata.json``. Saved: the
-        parameters, the fitted attributes, the network's weights, Adam's
-        state, the random stream and the history, so a loaded estimator
-        predicts identically and continues training (``partial_fit``,
-        ``warm_start``) as this one would. Needs the ``[export]`` extra.
-
-        Parameters
-        ----------
-        path : str or path-like
-
-        Returns
-        -------
-        path : pathlib.Path
-        """
-        return _persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path, device=None):
-        """Load an estimator saved by :meth:`save`; never executes code from the file.
-
-        The file is checked before anything is built: a newer format
-        version, a truncated or modified file, tensors that do not match
-        the metadata, or a model of another class raise ``ValueError``.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : str or None, default=None
-            Where to put the network; None keeps the saved device, or the
-            CPU when the model was trained on a GPU that is not available.
-
-        Returns
-        -------
-        estimator : instance of cls
-            The fitted estimator.
-        """
-        return _persistence.load(cls, path, device=device)
-
-    def to_onnx(self, part="encoder", path=None):
-        """Export part of the fitted network to ONNX (float32, dynamic batch axis).
-
-        Parameters
-        ----------
-        part : {"encoder", "decoder", "autoencoder", "error"}, default="encoder"
-            ``"encoder"`` computes ``transform`` (a VAE's posterior mean),
-            ``"decoder"`` ``inverse_transform``, ``"autoencoder"`` the round
-            trip, and ``"error"`` each sample's mean squared reconstruction
-            error (``-score_samples``), to threshold as the detector does.
-        path : str or path-like, default=None
-            Also write the model there.
-
-        Returns
-        -------
-        model : onnx.ModelProto
-            Input ``"X"``; output ``"codes"``, ``"reconstruction"`` or
-            ``"error"``. Needs the ``[export]`` extra.
-        """
-        return _onnx.to_onnx(self, part, path)
-
-    def _mean_error(self, X):
-        """The mean reconstruction error as a float (computing dask input)."""
-        errors = self._reconstruction_errors(X)
-        return float(errors.mean().compute() if is_dask(errors) else errors.mean())
-
-    def _hidden_sizes(self):
-        if isinstance(self.hidden_layer_sizes, Integral):
-            sizes = np.array([self.hidden_layer_sizes])
-        else:
-            sizes = np.asarray(self.hidden_layer_sizes).ravel()
-        if sizes.size and (not np.issubdtype(sizes.dtype, np.integer) or sizes.min() < 1):
-            raise ValueError(
-                "hidden_layer_sizes must contain positive integers, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(h) for h in sizes)
 
     def _resolve_device(self):
         if self.device == "auto":
@@ -646,35 +441,3 @@ class BaseAutoencoder(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=6,
             )
-
-
-def _is_incremental(net):
-    """Whether ``net`` was built by ``partial_fit`` (no stopping callback)."""
-    return "stopping" not in dict(net.callbacks_)
-
-
-def _net_state(net):
-    """A copy of what training changes in ``net``: weights, optimizer, random stream.
-
-    The history is only appended to, so its length is enough to roll it back.
-    """
-    return (
-        copy.deepcopy(net.module_.state_dict()),
-        copy.deepcopy(net.optimizer_.state_dict()),
-        net.generator_.get_state(),
-        len(net.history),
-    )
-
-
-def _restore_net_state(net, state):
-    module, optimizer, generator, n_epochs = state
-    net.module_.load_state_dict(module)
-    net.optimizer_.load_state_dict(optimizer)
-    net.generator_.set_state(generator)
-    del net.history[n_epochs:]
-
-
-def _continue_net(net, previous):
-    """Give the fresh ``net`` the trained state and history of ``previous``."""
-    _restore_net_state(net, _net_state(previous))
-    net.history = copy.deepcopy(previous.history)

@@ -355,3 +355,35 @@ class VariationalNet(AutoencoderNet):
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1).mean()
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         return loss + self.beta * kl / y_true.shape[1]
+
+
+def is_incremental(net):
+    """Whether ``net`` was built by ``partial_fit`` (no stopping callback)."""
+    return "stopping" not in dict(net.callbacks_)
+
+
+def net_state(net):
+    """A copy of what training changes in ``net``: weights, optimizer, random stream.
+
+    The history is only appended to, so its length is enough to roll it back.
+    """
+    return (
+        copy.deepcopy(net.module_.state_dict()),
+        copy.deepcopy(net.optimizer_.state_dict()),
+        net.generator_.get_state(),
+        len(net.history),
+    )
+
+
+def restore_net_state(net, state):
+    module, optimizer, generator, n_epochs = state
+    net.module_.load_state_dict(module)
+    net.optimizer_.load_state_dict(optimizer)
+    net.generator_.set_state(generator)
+    del net.history[n_epochs:]
+
+
+def continue_net(net, previous):
+    """Give the fresh ``net`` the trained state and history of ``previous``."""
+    restore_net_state(net, net_state(previous))
+    net.history = copy.deepcopy(previous.history)

@@ -90,3 +90,30 @@ def test_speed_contenders_train_the_same_model():
             model(torch.from_numpy(X)), torch.from_numpy(X)
         ).item()
     assert hand_error == pytest.approx(-ae.score(X), rel=0.5)
+
+
+def test_scale_benchmark_quick_run_cleans_up(tmp_path):
+    """Check the out-of-core benchmark's figures on tiny sizes, and that its file is gone."""
+    from benchmarks import scale
+
+    results = scale.main(
+        ["--quick", "--repeats", "1", "--dir", str(tmp_path), "--out", str(tmp_path / "s.json")]
+    )
+    assert list(tmp_path.iterdir()) == [tmp_path / "s.json"]
+    assert json.loads((tmp_path / "s.json").read_text())["whole"]["rows"] == 20_000
+    assert results["whole"]["file_gib"] == pytest.approx(20_000 * 64 * 4 / 2**30, rel=1e-3)
+    assert results["whole"]["fit_peak_anon_mib"] < 512
+    # One chunk holds the whole subset: the streamed fit is the in-memory fit.
+    assert results["fit"]["stream_vs_memory_mse"] == 1.0
+    assert results["transform"]["dask_rows_per_s"] > 0
+
+
+def test_export_benchmark_quick_run(tmp_path):
+    """Check the saving and serving benchmark's rows on a one-epoch model."""
+    from benchmarks import export
+
+    results = export.main(["--repeats", "1", "--epochs", "1", "--out", str(tmp_path / "e.json")])
+    assert set(results["persistence"]) == {"save/load (safetensors + JSON)", "pickle", "joblib"}
+    sizes = [row["bytes"] for row in results["persistence"].values()]
+    assert max(sizes) / min(sizes) < 1.05  # the same tensors, whatever the container
+    assert set(results["serving"]) == {"1", "64", "1000"}

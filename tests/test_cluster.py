@@ -172,3 +172,25 @@ def test_n_threads_is_restored_in_process(digits):
         ae = AutoencoderTransformer(n_threads=2, **SMALL).fit(X)
         ae.transform(X)
         assert torch.get_num_threads() == 1
+
+
+def test_benchmark_sweep_on_cluster_equals_serial(client):
+    """Check that the main job's fits run on a cluster with the serial figures."""
+    from benchmarks import compare
+    from benchmarks.__main__ import _cluster
+
+    methods = compare.make_methods(quick=True)
+    methods = {name: methods[name] for name in ("PCA", "AE default")}
+    sweep = {"digits": (2, 3)}
+    serial, _ = compare.run(["digits"], sweep, [0], methods, progress=False, threads=1)
+    with _cluster(client.scheduler.address, None) as n_jobs:
+        assert n_jobs == -1
+        clustered, artefacts = compare.run(
+            ["digits"], sweep, [0], methods, progress=False, n_jobs=n_jobs, threads=1
+        )
+    assert [(r["method"], r["k"]) for r in clustered] == [(r["method"], r["k"]) for r in serial]
+    # Pinned to one thread (torch and BLAS) on both sides: identical figures.
+    for a, b in zip(serial, clustered, strict=True):
+        for column in ("mse", "logreg_acc", "knn_acc"):
+            assert a[column] == b[column], column
+    assert artefacts[("digits", "codes", "AE default")][0].shape == (360, 2)
