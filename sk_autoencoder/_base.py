@@ -234,9 +234,10 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             continue_net(net, self.net_)
         else:
             net = self.net_
+        n_epochs = len(net.history)
         self._train(net)(data, epochs=1)
-        if "train_loss" not in net.history[-1]:
-            # skorch stops its loop on Ctrl-C; nothing completed in this call.
+        if len(net.history) == n_epochs or "train_loss" not in net.history[-1]:
+            # skorch stops its loop on Ctrl-C; this call's epoch did not complete.
             raise KeyboardInterrupt
         net.module_.eval()
         self.loss_curve_ = [*self.loss_curve_, float(net.history[-1, "train_loss"])]
