@@ -11,7 +11,6 @@ import time
 import warnings
 
 import joblib
-import torch
 from sklearn.decomposition import PCA, KernelPCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -22,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from sk_autoencoder import AutoencoderTransformer, reconstruction_error
+from sk_autoencoder._parallel import torch_threads
 
 from . import _data
 
@@ -117,13 +117,8 @@ def _job(estimator, X_train, X_test, y_train, y_test, threads):
     """
     if threads is None:
         return measure(estimator, X_train, y_train, X_test, y_test)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            return measure(estimator, X_train, y_train, X_test, y_test)
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(threads), threadpool_limits(limits=threads):
+        return measure(estimator, X_train, y_train, X_test, y_test)
 
 
 def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None, threads=None):

@@ -160,28 +160,32 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         A fit that raises (invalid data, divergence, an interrupt before the
         first epoch completed) leaves the estimator exactly as it was before
         the call: its attributes are restored, so a fitted estimator keeps
-        its previous model and an unfitted one stays unfitted.
+        its previous model and an unfitted one stays unfitted. (fit trains a
+        new net, so the previous one is never touched.)
         """
         return self._guarded(self._fit_unguarded, X)
 
     def _partial_fit(self, X):
         """One pass over X's minibatches, continuing the module and optimizer.
 
-        Atomic like ``_fit``: a call that raises restores the estimator and
-        its net (weights, optimizer state, random streams, history).
+        Atomic like ``_fit``: a call that raises also restores the net it
+        trained in place (weights, optimizer state, random stream, history).
         """
-        return self._guarded(self._partial_fit_unguarded, X)
+        net = getattr(self, "net_", None)
+        in_place = net is not None and is_incremental(net)
+        return self._guarded(
+            self._partial_fit_unguarded, X, (net, net_state(net)) if in_place else None
+        )
 
-    def _guarded(self, step, X):
+    def _guarded(self, step, X, net_snapshot=None):
+        """Run ``step(X)``; on any exception restore ``__dict__`` (and the net)."""
         snapshot = self.__dict__.copy()
-        net = snapshot.get("net_")
-        saved = net_state(net) if net is not None and is_incremental(net) else None
         try:
             with torch_threads(self.n_threads):
                 return step(X)
         except BaseException:
-            if saved is not None:
-                restore_net_state(net, saved)
+            if net_snapshot is not None:
+                restore_net_state(*net_snapshot)
             self.__dict__.clear()
             self.__dict__.update(snapshot)
             raise

@@ -272,6 +272,11 @@ class ChunkedArray:
             yield self.bounds(c)[0], self.read(c)
 
 
+def n_held_out(n_rows, fraction):
+    """Validation rows of a split of ``n_rows``: sklearn's ShuffleSplit rounds up."""
+    return math.ceil(fraction * n_rows)
+
+
 class StreamData(Dataset):
     """A skorch dataset over a ``ChunkedArray``: all rows, or one side of a split.
 
@@ -297,14 +302,14 @@ class StreamData(Dataset):
     def _rows(self, c, n):
         if self.part is None:
             return None
-        n_valid = math.ceil(self.fraction * n)
+        n_valid = n_held_out(n, self.fraction)
         perm = np.random.RandomState((self.seed + c) % 2**32).permutation(n)
         return perm[:n_valid] if self.part == "valid" else perm[n_valid:]
 
     def _count(self, n):
         if self.part is None:
             return n
-        n_valid = math.ceil(self.fraction * n)
+        n_valid = n_held_out(n, self.fraction)
         return n_valid if self.part == "valid" else n - n_valid
 
     def chunk(self, c):
@@ -405,18 +410,18 @@ class TrainValidSplit:
         return Subset(dataset, train), Subset(dataset, valid)
 
 
-def training_rows(n_rows_or_source, early_stopping, fraction):
-    """Rows left for training once the early-stopping split is held out."""
-    if isinstance(n_rows_or_source, ChunkedArray):
-        sizes = [
-            stop - start
-            for start, stop in map(n_rows_or_source.bounds, range(n_rows_or_source.n_chunks))
-        ]
-    else:
-        sizes = [n_rows_or_source]
+def training_rows(data, early_stopping, fraction):
+    """Rows of ``data`` (an array or ``StreamData``) left for training.
+
+    With ``early_stopping``, the validation split is held out: one split of
+    the whole array in memory, one per chunk when streamed.
+    """
     if not early_stopping:
-        return sum(sizes)
-    return sum(n - math.ceil(fraction * n) for n in sizes)
+        return len(data)
+    if isinstance(data, StreamData):
+        train, _ = data.split(fraction, seed=0)  # sizes do not depend on the seed
+        return len(train)
+    return len(data) - n_held_out(len(data), fraction)
 
 
 def dask_map(estimator, X, method, width, dtype):

@@ -122,12 +122,17 @@ class AutoencoderNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
-        # Dropout, noise, probes and reparameterisation draw from this
-        # generator only; its seed is derived so that its stream does not
-        # repeat the weights' (seeded by ``seed``) or the shuffles'.
-        noise_seed = int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
-        self.generator_ = torch.Generator(device=self.device).manual_seed(noise_seed)
+        self.generator_ = self._fresh_generator()
         return self
+
+    def _fresh_generator(self):
+        """The generator of dropout, noise, probes and reparameterisation.
+
+        Its seed is derived from ``seed`` so that its stream does not repeat
+        the weights' (seeded by ``seed``) or the shuffles'.
+        """
+        noise_seed = int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
+        return torch.Generator(device=self.device).manual_seed(noise_seed)
 
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
@@ -164,8 +169,7 @@ class AutoencoderNet(NeuralNet):
             else:
                 # Moved between device types (a GPU-trained net loaded on a
                 # CPU): the stream cannot carry over, so reseed it.
-                noise_seed = int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
-                self.generator_ = torch.Generator(device=self.device).manual_seed(noise_seed)
+                self.generator_ = self._fresh_generator()
 
     def get_dataset(self, X, y=None):
         if y is not None:

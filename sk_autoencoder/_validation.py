@@ -5,7 +5,7 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from ._data import StreamData, training_rows
+from ._data import training_rows
 
 
 class ValidationMixin:
@@ -60,9 +60,8 @@ class ValidationMixin:
                 f"zeroing an input), got noise_level={self.noise_level}."
             )
         self._hidden_sizes()
-        sizes = data.source if isinstance(data, StreamData) else len(data)
         n_samples = len(data)
-        n_train = training_rows(sizes, early_stopping, self.validation_fraction)
+        n_train = training_rows(data, early_stopping, self.validation_fraction)
         if n_train < 1:
             raise ValueError(
                 f"early_stopping=True with validation_fraction={self.validation_fraction} "

@@ -14,7 +14,6 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sk_autoencoder import (
-    AutoencoderNet,
     AutoencoderOutlierDetector,
     AutoencoderTransformer,
     VariationalAutoencoderTransformer,
@@ -158,26 +157,12 @@ def test_failed_first_fit_leaves_an_unfitted_estimator(Estimator, X):
         est.score_samples(X)
 
 
-def _interrupt_at(monkeypatch, batch):
-    """Make the ``batch``-th training step (1-based) raise KeyboardInterrupt."""
-    step = AutoencoderNet.train_step_single
-    calls = []
-
-    def interrupting_step(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == batch:
-            raise KeyboardInterrupt
-        return step(self, *args, **kwargs)
-
-    monkeypatch.setattr(AutoencoderNet, "train_step_single", interrupting_step)
-
-
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_interrupt_keeps_weights_and_consistent_attributes(X, monkeypatch, early_stopping):
+def test_interrupt_keeps_weights_and_consistent_attributes(X, interrupt_at, early_stopping):
     """Check Ctrl-C mid-fit: a warning, the weights kept, attributes counting what ran."""
     # 240 rows, 10 % held out with early stopping -> 216 or 240 rows in batches
     # of 50: 5 batches per epoch; interrupt in the 2nd batch of epoch 4.
-    _interrupt_at(monkeypatch, batch=3 * 5 + 2)
+    interrupt_at(3 * 5 + 2)
     ae = AutoencoderTransformer(
         max_iter=10, batch_size=50, early_stopping=early_stopping, random_state=0
     )
@@ -196,9 +181,9 @@ def test_interrupt_keeps_weights_and_consistent_attributes(X, monkeypatch, early
     assert np.isfinite(ae.transform(X)).all()
 
 
-def test_interrupt_in_first_epoch_raises_and_leaves_estimator_unfitted(X, monkeypatch):
+def test_interrupt_in_first_epoch_raises_and_leaves_estimator_unfitted(X, interrupt_at):
     """Check that an interrupt before any complete epoch propagates, fitting nothing."""
-    _interrupt_at(monkeypatch, batch=2)
+    interrupt_at(2)
     ae = AutoencoderTransformer(max_iter=10, batch_size=50, random_state=0)
     with pytest.raises(KeyboardInterrupt):
         ae.fit(X)

@@ -307,25 +307,14 @@ def test_missing_extra_names_it(monkeypatch):
         import_optional("zarr", "scale")
 
 
-def test_interrupted_partial_fit_rolls_back(X, monkeypatch):
+def test_interrupted_partial_fit_rolls_back(X, interrupt_at, monkeypatch):
     """Check that Ctrl-C inside a partial_fit call propagates and undoes the call."""
-    from sk_autoencoder import AutoencoderNet
-
     ae = AutoencoderTransformer(batch_size=50, **SMALL).partial_fit(X)
     reference = pickle.loads(pickle.dumps(ae))
-    step = AutoencoderNet.train_step_single
-    calls = []
-
-    def interrupting_step(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return step(self, *args, **kwargs)
-
-    monkeypatch.setattr(AutoencoderNet, "train_step_single", interrupting_step)
+    interrupt_at(3)
     with pytest.raises(KeyboardInterrupt):
         ae.partial_fit(X)
-    monkeypatch.setattr(AutoencoderNet, "train_step_single", step)
+    monkeypatch.undo()
     assert ae.n_iter_ == 1 and len(ae.net_.history) == 1
     for left, right in zip(
         _outputs(ae.partial_fit(X), X), _outputs(reference.partial_fit(X), X), strict=True
