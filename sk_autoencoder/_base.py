@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 
 from ._data import FLOAT_DTYPES, ChunkedArray, StreamData, TrainValidSplit, as_array, is_out_of_core
 from ._docs import fill_doc
@@ -39,6 +39,8 @@ from ._validation import ValidationMixin
 __all__ = ["FLOAT_DTYPES", "BaseAutoencoder", "fill_doc"]
 
 LOSSES = {"mse": torch.nn.MSELoss, "bce": torch.nn.BCELoss}
+# learning_rate: how Adam's step size moves from learning_rate_init over a fit.
+SCHEDULES = ("constant", "cosine", "adaptive")
 # partial_fit's batch_size="auto": every chunk is cut into batches of at
 # most this many rows (fit uses min(256, n_samples)).
 AUTO_BATCH = 256
@@ -72,8 +74,8 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "output_activation": [StrOptions({"identity", "sigmoid"})],
-        "loss": [StrOptions(set(LOSSES))],
+        "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
+        "loss": [StrOptions({"auto", *LOSSES})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "noise": [StrOptions({"gaussian", "masking"}), None],
@@ -86,6 +88,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -116,6 +119,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         alpha=0.0,
         batch_size="auto",
         learning_rate_init=1e-3,
+        learning_rate="constant",
         max_iter=200,
         early_stopping=False,
         validation_fraction=0.1,
@@ -142,6 +146,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -279,12 +284,18 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         In memory, X is validated whole and the net gets the array.
         Out of core, only the shape is checked here; the net gets a
         ``StreamData`` whose chunks are validated as they are read.
+        ``reset`` (a new model) also resolves ``"auto"`` output activation
+        and loss, from the first chunk when out of core.
         """
         if is_out_of_core(X):
             source = ChunkedArray(X, self._chunk_rows(), check=self._check_values)
             validate_data(self, X, skip_check_array=True, reset=reset)
+            if reset:
+                self._resolve_output(source.head())
             return StreamData(source), X
         X = validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=reset)
+        if reset:
+            self._resolve_output(X)
         self._check_values(X)
         return X, X
 
@@ -307,7 +318,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             "n_components": self.n_components,
             "hidden_layer_sizes": self._hidden_sizes(),
             "activation": self.activation,
-            "output_activation": self.output_activation,
+            "output_activation": self.output_activation_,
             "dropout": self.dropout,
             "batch_norm": self.batch_norm,
         }
@@ -334,11 +345,19 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             monitor, train_split = "train_loss", None
         callbacks = [("divergence", DivergenceCheck())]
         if not incremental:
+            # Before the stopping rule, whose KeyboardInterrupt ends the
+            # epoch: every epoch's history row then has its learning rate.
+            schedule = self._schedule(monitor)
+            if schedule is not None:
+                callbacks.append(("schedule", schedule))
+            # Relative, so that when training stops does not depend on the
+            # data's scale: an improvement counts if it is at least
+            # tol times the best loss so far.
             stopping = EarlyStopping(
                 monitor=monitor,
                 patience=self.n_iter_no_change,
                 threshold=self.tol,
-                threshold_mode="abs",
+                threshold_mode="rel",
                 load_best=early_stopping,
             )
             callbacks.append(("stopping", stopping))
@@ -350,7 +369,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             self._module_class,
             **module_params,
             **self._net_params(),
-            criterion=LOSSES[self.loss],
+            criterion=LOSSES[self.loss_],
             optimizer=torch.optim.Adam,
             optimizer__fused=_fused_adam(self.device_),
             lr=self.learning_rate_init,
@@ -370,6 +389,27 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                 else {}
             ),
         )
+
+    def _schedule(self, monitor):
+        """skorch's ``LRScheduler`` for ``learning_rate`` (None if constant).
+
+        ``"cosine"`` anneals the rate to 0 over ``max_iter`` epochs;
+        ``"adaptive"`` divides it by 5 after ``n_iter_no_change // 2``
+        epochs without a relative improvement of ``tol`` in the monitored
+        loss. ``partial_fit`` (one epoch per call) keeps the rate constant.
+        """
+        if self.learning_rate == "cosine":
+            return LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)
+        if self.learning_rate == "adaptive":
+            return LRScheduler(
+                torch.optim.lr_scheduler.ReduceLROnPlateau,
+                monitor=monitor,
+                factor=0.2,
+                patience=max(self.n_iter_no_change // 2 - 1, 0),
+                threshold=self.tol,
+                threshold_mode="rel",
+            )
+        return None
 
     def _disabled_default_callbacks(self, early_stopping):
         """skorch defaults that would only cost time in this fit."""

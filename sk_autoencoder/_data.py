@@ -254,6 +254,10 @@ class ChunkedArray:
         start = c * self.chunk_rows
         return start, min(start + self.chunk_rows, self.shape[0])
 
+    def head(self):
+        """The first chunk as a NumPy array, not validated."""
+        return np.asarray(self.X[slice(*self.bounds(0))])
+
     def read(self, c):
         """Chunk ``c`` as a validated NumPy array of ``dtype``."""
         start, stop = self.bounds(c)

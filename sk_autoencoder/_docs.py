@@ -14,13 +14,22 @@ SHARED_PARAMETERS = """\
         Activation after every hidden layer. With ``"identity"`` the
         autoencoder is linear and learns the principal subspace.
 
-    output_activation : {"identity", "sigmoid"}, default="identity"
+    output_activation : {"auto", "identity", "sigmoid"}, default="identity"
         Activation of the decoder's last layer. ``"sigmoid"`` bounds the
         reconstruction to (0, 1), for data such as pixel intensities.
+        ``"auto"`` picks ``"sigmoid"`` when the training data lie in
+        [0, 1] and ``"identity"`` otherwise; ``output_activation_`` says
+        which.
 
-    loss : {"mse", "bce"}, default="mse"
+    loss : {"auto", "mse", "bce"}, default="mse"
         Reconstruction loss: mean squared error, or binary cross-entropy
         (needs ``output_activation="sigmoid"`` and data in [0, 1]).
+        ``"auto"`` picks ``"bce"`` when the output is a sigmoid and the
+        training data lie in [0, 1], ``"mse"`` otherwise; ``loss_`` says
+        which. Out of core, "the training data" for both ``"auto"`` choices
+        is the first chunk, and a later chunk outside [0, 1] raises a
+        ValueError under BCE. ``partial_fit`` and ``warm_start`` keep the
+        first fit's choices.
 
     dropout : float, default=0.0
         Dropout probability after every hidden activation, during training
@@ -55,25 +64,38 @@ SHARED_PARAMETERS = """\
         Minibatch size; ``"auto"`` is ``min(256, n_samples)``.
 
     learning_rate_init : float, default=1e-3
-        Adam's learning rate.
+        Adam's learning rate at the start of training.
+
+    learning_rate : {"constant", "cosine", "adaptive"}, default="constant"
+        How the learning rate moves during ``fit`` (skorch's
+        ``LRScheduler``, stepped once per epoch). ``"cosine"`` anneals it
+        from ``learning_rate_init`` to 0 over ``max_iter`` epochs;
+        ``"adaptive"`` divides it by 5 whenever the monitored loss (see
+        ``early_stopping``) has not improved by the relative ``tol`` for
+        ``max(n_iter_no_change // 2, 1)`` epochs. ``partial_fit`` keeps it
+        constant. The rate of each epoch is in ``net_.history[:, "event_lr"]``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
 
     early_stopping : bool, default=False
         If True, hold out ``validation_fraction`` of the training data, stop
-        when the validation loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the best weights. If False,
-        the same rule is applied to the training loss.
+        when the validation loss has not improved for ``n_iter_no_change``
+        epochs, and restore the best weights. If False, the same rule is
+        applied to the training loss.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out when ``early_stopping``.
 
     n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` before stopping.
+        Epochs without an improvement before stopping.
 
     tol : float, default=1e-4
-        Minimum decrease of the monitored loss that counts as improvement.
+        Minimum *relative* decrease of the monitored loss that counts as an
+        improvement: an epoch improves if its loss is below
+        ``(1 - tol)`` times the last improving loss. Relative, unlike
+        ``MLPRegressor``'s absolute ``tol``, so that when training stops
+        does not depend on the scale of the data or of the loss.
 
     chunk_size : int or "auto", default="auto"
         Rows read at a time from out-of-core ``X`` (a NumPy memmap, zarr
@@ -144,6 +166,12 @@ SHARED_ATTRIBUTES = """\
 
     batch_size_ : int
         The minibatch size used.
+
+    output_activation_ : str
+        The decoder's output activation, ``"auto"`` resolved.
+
+    loss_ : str
+        The reconstruction loss trained on, ``"auto"`` resolved.
 
     device_ : str
         The device the net lives on."""

@@ -41,6 +41,8 @@ FITTED = (
     "best_loss_",
     "n_iter_",
     "batch_size_",
+    "output_activation_",
+    "loss_",
     "device_",
     "offset_",
     "threshold_",
@@ -197,9 +199,12 @@ def load(cls, path, device=None):
     for key, value in metadata["fitted"].items():
         if key == "feature_names_in_":
             value = np.asarray(value, dtype=object)
-        elif isinstance(value, str) and key != "device_":
+        elif isinstance(value, str) and key not in ("device_", "output_activation_", "loss_"):
             value = float(value)  # non-finite floats were saved as text
         setattr(estimator, key, value)
+    for name in ("output_activation", "loss"):
+        if not hasattr(estimator, f"{name}_"):  # saved before "auto" existed
+            setattr(estimator, f"{name}_", getattr(estimator, name))
     if device is None:
         device = estimator.device_
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -38,18 +38,44 @@ class ValidationMixin:
                 f"X has values beyond the float32 range the network trains in{where}; "
                 "scale X first, e.g. with StandardScaler."
             )
-        if self.loss == "bce":
+        if self.loss_ == "bce":
             lo, hi = X.min(), X.max()
             if lo < 0 or hi > 1:
+                chosen = (
+                    " (chosen by loss='auto' from the data the model was first fitted on)"
+                    if self.loss == "auto"
+                    else ""
+                )
                 raise ValueError(
-                    "loss='bce' requires X in [0, 1], got values in "
+                    f"loss='bce'{chosen} requires X in [0, 1], got values in "
                     f"[{lo:.4g}, {hi:.4g}]{where}; rescale X (e.g. MinMaxScaler) or "
                     "use loss='mse'."
                 )
 
+    def _resolve_output(self, X):
+        """Set ``output_activation_`` and ``loss_``, resolving ``"auto"`` on X.
+
+        Data in [0, 1] (pixel intensities, min-max scaled features) get a
+        sigmoid output and binary cross-entropy; anything else an identity
+        output and mean squared error. An explicit ``output_activation``
+        is kept, and ``loss="auto"`` pairs ``"sigmoid"`` with BCE only for
+        data in [0, 1].
+        """
+        in_unit = False
+        if "auto" in (self.output_activation, self.loss):
+            with np.errstate(invalid="ignore"):
+                in_unit = bool(X.min() >= 0 and X.max() <= 1)
+        output = self.output_activation
+        if output == "auto":
+            output = "sigmoid" if in_unit else "identity"
+        loss = self.loss
+        if loss == "auto":
+            loss = "bce" if output == "sigmoid" and in_unit else "mse"
+        self.output_activation_, self.loss_ = output, loss
+
     def _check_settings(self, data, early_stopping):
         """Raise ValueError for settings that cannot train on data of this size."""
-        if self.loss == "bce" and self.output_activation != "sigmoid":
+        if self.loss_ == "bce" and self.output_activation_ != "sigmoid":
             raise ValueError(
                 "loss='bce' needs output_activation='sigmoid', got "
                 f"output_activation={self.output_activation!r}."
