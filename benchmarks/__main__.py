@@ -17,7 +17,7 @@ import sklearn
 import skorch
 import torch
 
-from . import _report, compare
+from . import _data, _report, compare
 
 
 def main(argv=None):
@@ -31,9 +31,7 @@ def main(argv=None):
     parser.add_argument(
         "--seeds", type=int, default=None, help="number of seeds (default 3, quick 1)"
     )
-    parser.add_argument(
-        "--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"]
-    )
+    parser.add_argument("--datasets", nargs="+", default=list(_data.NAMES), choices=_data.NAMES)
     parser.add_argument(
         "--threads",
         type=int,

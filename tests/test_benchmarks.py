@@ -29,6 +29,21 @@ def test_datasets_are_bundled_and_scaled():
         _data.load("cifar")
 
 
+def test_tabular_dataset_is_standardised_on_the_training_split():
+    """breast_cancer: 455 + 114 rows, scaled by the training rows' mean and sd."""
+    X_train, X_test, y_train, y_test = _data.splits("breast_cancer")
+    assert X_train.shape == (455, 30) and X_test.shape == (114, 30)
+    assert X_train.dtype == X_test.dtype == np.float32
+    np.testing.assert_allclose(X_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(X_train.std(axis=0), 1, atol=1e-4)
+    assert np.abs(X_test.mean(axis=0)).max() > 0.01  # the test rows did not set the scale
+    raw_train, raw_test, _, _ = _data.split(*_data.load("breast_cancer"))
+    scale = raw_train.std(axis=0)
+    restored = X_test * scale + raw_train.mean(axis=0)
+    np.testing.assert_allclose(restored, raw_test, rtol=1e-3, atol=1e-5)
+    assert sorted(np.unique(y_train)) == [0, 1] and len(y_test) == 114
+
+
 def test_run_records_every_fit(tiny_run):
     """Check one record per (k, seed, method) with the promised figures."""
     records, artefacts = tiny_run
