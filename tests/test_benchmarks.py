@@ -132,3 +132,29 @@ def test_export_benchmark_quick_run(tmp_path):
     sizes = [row["bytes"] for row in results["persistence"].values()]
     assert max(sizes) / min(sizes) < 1.05  # the same tensors, whatever the container
     assert set(results["serving"]) == {"1", "64", "1000"}
+
+
+def test_search_validates_on_rows_of_the_training_split_only():
+    """The search's validation rows come from the training split, never the test split."""
+    from benchmarks import search
+
+    X, ((fit, val),) = search.validation_split("digits")
+    X_train, X_test, _, _ = _data.splits("digits")
+    np.testing.assert_array_equal(X, X_train)
+    assert len(fit) + len(val) == len(X_train) == 1437
+    assert len(val) == 288 and not set(fit) & set(val)
+    assert len(X_test) == 360  # held back: the search is never given these rows
+
+
+def test_search_space_gives_valid_estimators():
+    """Every sampled configuration is a valid AutoencoderTransformer."""
+    from sklearn.model_selection import ParameterSampler
+
+    from benchmarks import search
+    from sk_autoencoder import AutoencoderTransformer
+
+    for outputs in (search.UNIT_OUTPUTS, search.ANY_OUTPUTS):
+        for params in ParameterSampler(search.space(outputs), 30, random_state=0):
+            AutoencoderTransformer(4, **params)._validate_params()
+    for config in search.CONFIGS.values():
+        AutoencoderTransformer(4, **config)._validate_params()
