@@ -241,6 +241,10 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             net = self._build_net(self.n_features_in_, self.net_.seed, incremental=True)
             net.initialize()
             continue_net(net, self.net_)
+            # fit's schedule may have lowered the rate (to 0 under cosine);
+            # partial_fit trains at the constant learning_rate_init.
+            for group in net.optimizer_.param_groups:
+                group["lr"] = self.learning_rate_init
         else:
             net = self.net_
         n_epochs = len(net.history)

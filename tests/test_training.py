@@ -124,11 +124,22 @@ def test_adaptive_schedule_divides_by_five_on_a_plateau():
 
 
 def test_partial_fit_keeps_the_rate_constant():
-    est = AutoencoderTransformer(2, learning_rate="cosine", random_state=0)
+    est = AutoencoderTransformer(2, learning_rate="cosine", learning_rate_init=3e-3, random_state=0)
     for _ in range(3):
         est.partial_fit(X_REAL)
-    assert est.net_.optimizer_.param_groups[0]["lr"] == 1e-3
+    assert est.net_.optimizer_.param_groups[0]["lr"] == 3e-3
     assert "event_lr" not in est.net_.history[-1]
+
+
+def test_partial_fit_after_an_annealed_fit_trains_at_the_initial_rate():
+    """Cosine ends fit at a rate of 0; partial_fit must not inherit it and stall."""
+    est = AutoencoderTransformer(2, learning_rate="cosine", max_iter=4, random_state=0)
+    est.fit(X_REAL)
+    assert est.net_.optimizer_.param_groups[0]["lr"] == 0.0
+    before = est.transform(X_REAL)
+    est.partial_fit(X_REAL)
+    assert est.net_.optimizer_.param_groups[0]["lr"] == est.learning_rate_init
+    assert np.abs(est.transform(X_REAL) - before).max() > 1e-4
 
 
 @pytest.mark.parametrize(
