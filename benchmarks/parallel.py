@@ -4,9 +4,10 @@ One process, side by side, on a 2-worker ``LocalCluster`` (worker processes,
 one thread each, as dask's nanny starts them) started before the clock:
 
 * a ``GridSearchCV`` of 12 fits on digits (small nets) and one of 4 fits on
-  MNIST-5k (the default net): wall time serial (one process, all cores) vs
-  ``n_jobs=2`` (loky) vs ``joblib.parallel_config(backend="dask")``; the
-  ``cv_results_`` of every mode must equal the serial ones;
+  MNIST-5k (the (256, 128) net, ``compare.PREVIOUS_DEFAULT``): wall time
+  serial (one process, all cores) vs ``n_jobs=2`` (loky) vs
+  ``joblib.parallel_config(backend="dask")``; the ``cv_results_`` of every
+  mode must equal the serial ones;
 * the benchmark's quick sweep (``python -m benchmarks --quick --threads 1``'s
   fits) serial vs on the cluster: wall-time ratio and the largest difference
   in the error columns (0 when the fits reproduce exactly).
@@ -29,12 +30,17 @@ from . import _data, compare
 
 SEARCHES = {
     "digits": (
-        dict(hidden_layer_sizes=(64,), max_iter=200, random_state=0),
+        dict(
+            compare.PREVIOUS_DEFAULT,
+            hidden_layer_sizes=(64,),
+            max_iter=200,
+            random_state=0,
+        ),
         {"n_components": [2, 4, 8, 16], "learning_rate_init": [1e-3]},
         3,
     ),
     "mnist": (
-        dict(max_iter=10, random_state=0),
+        dict(compare.PREVIOUS_DEFAULT, max_iter=10, random_state=0),
         {"n_components": [16, 32]},
         2,
     ),

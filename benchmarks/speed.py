@@ -66,6 +66,8 @@ def estimator_fit(X, hidden, k, epochs, batch_size=BATCH_SIZE, seed=0):
         hidden_layer_sizes=hidden,
         batch_size=batch_size,
         learning_rate_init=LR,
+        learning_rate="constant",  # as the hand-written loop
+        alpha=0.0,
         max_iter=epochs,
         tol=0.0,
         n_iter_no_change=epochs,

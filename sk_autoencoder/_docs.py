@@ -1,5 +1,9 @@
 """Docstring sections shared by the estimators (numpydoc)."""
 
+import ast
+import inspect
+import re
+
 SHARED_PARAMETERS = """\
     n_components : int, default=2
         Size of the code (the output of ``transform``).
@@ -72,8 +76,9 @@ SHARED_PARAMETERS = """\
         from ``learning_rate_init`` to 0 over ``max_iter`` epochs;
         ``"adaptive"`` divides it by 5 whenever the monitored loss (see
         ``early_stopping``) has not improved by the relative ``tol`` for
-        ``max(n_iter_no_change // 2, 1)`` epochs. ``partial_fit`` keeps it
-        constant. The rate of each epoch is in ``net_.history[:, "event_lr"]``.
+        ``max(n_iter_no_change // 2, 1)`` epochs. ``partial_fit`` trains at
+        the constant ``learning_rate_init``, also when it continues a model
+        that ``fit`` trained under a schedule. The rate of each epoch is in ``net_.history[:, "event_lr"]``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -177,8 +182,31 @@ SHARED_ATTRIBUTES = """\
         The device the net lives on."""
 
 
+_DEFAULT_LINE = re.compile(r"^    (\w+) : (.*), default=(.*)$", re.MULTILINE)
+
+
+def _with_defaults(section, cls):
+    """``section`` with every ``default=`` taken from ``cls.__init__``.
+
+    The estimators share their parameters' descriptions but not all their
+    defaults; the signature is the one source of truth.
+    """
+    signature = inspect.signature(cls.__init__).parameters
+
+    def default(match):
+        name, kind, written = match.groups()
+        value = signature[name].default
+        if ast.literal_eval(written) == value:
+            return match.group(0)  # keep the text as written (1e-3, not 0.001)
+        shown = f'"{value}"' if isinstance(value, str) else repr(value)
+        return f"    {name} : {kind}, default={shown}"
+
+    return _DEFAULT_LINE.sub(default, section)
+
+
 def fill_doc(cls):
     """Put the shared parameter and attribute sections into a docstring."""
-    cls.__doc__ = cls.__doc__.replace("    {shared_parameters}", SHARED_PARAMETERS)
+    parameters = _with_defaults(SHARED_PARAMETERS, cls)
+    cls.__doc__ = cls.__doc__.replace("    {shared_parameters}", parameters)
     cls.__doc__ = cls.__doc__.replace("    {shared_attributes}", SHARED_ATTRIBUTES)
     return cls

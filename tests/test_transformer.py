@@ -22,7 +22,12 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sk_autoencoder import AutoencoderTransformer, _net
+from sk_autoencoder import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoderTransformer,
+    _net,
+)
 
 
 @pytest.fixture(scope="module")
@@ -280,8 +285,10 @@ def test_transform_runs_in_bounded_batches(fitted, digits, monkeypatch, dtype):
         lambda module, args, out: rows_seen.append(args[0].shape[0])
     )
     try:
-        # The widest layer has 256 units, so this allows 100 rows per chunk.
-        monkeypatch.setattr(_net, "_INFERENCE_ELEMENTS", 256 * 100)
+        # The widest layer has 512 units (the default), so this allows 100
+        # rows per chunk.
+        assert fitted.hidden_layer_sizes == (512,)
+        monkeypatch.setattr(_net, "_INFERENCE_ELEMENTS", 512 * 100)
         chunked = fitted.transform(X)
     finally:
         hook.remove()
@@ -421,3 +428,19 @@ def test_verbose_prints_skorch_log(digits, capsys):
     AutoencoderTransformer(max_iter=2, verbose=1, random_state=0).fit(X)
     out = capsys.readouterr().out
     assert "train_loss" in out and "dur" in out
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [AutoencoderTransformer, VariationalAutoencoderTransformer, AutoencoderOutlierDetector],
+)
+def test_documented_defaults_are_the_signatures(cls):
+    """Every ``name : type, default=X`` line of the docstring says the real default."""
+    import ast
+    import inspect
+
+    signature = inspect.signature(cls.__init__).parameters
+    lines = re.findall(r"^    (\w+) : .*, default=(.*)$", cls.__doc__, re.MULTILINE)
+    assert {name for name, _ in lines} == set(signature) - {"self"}
+    for name, written in lines:
+        assert ast.literal_eval(written) == signature[name].default, name
