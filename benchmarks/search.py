@@ -53,8 +53,19 @@ from . import _data, compare
 
 OUT = Path("benchmarks/results/search")
 
-# The winner of the MNIST k=32 search, rounded: the README's recommendation.
-MNIST_FINALIST = compare.RECOMMENDED
+# The winner of the MNIST k=32 search, rounded: the recommendation of the
+# previous benchmark run.
+MNIST_FINALIST = dict(
+    hidden_layer_sizes=(512,),
+    batch_norm=True,
+    output_activation="auto",
+    loss="auto",
+    batch_size=64,
+    learning_rate="adaptive",
+    learning_rate_init=8e-4,
+    alpha=1e-5,
+    max_iter=135,
+)
 DIGITS_FINALIST = dict(
     hidden_layer_sizes=(1024,),
     activation="gelu",
@@ -66,12 +77,15 @@ DIGITS_FINALIST = dict(
     alpha=1e-5,
     max_iter=135,
 )
-# Configurations for ``confirm``: what the package ships, what the README
-# recommended before this search, and the search's finalists (copied from
-# its printout, rounded) with variants that test what made them win.
+# Configurations for ``confirm``: what the package ships and recommends (the
+# two best of ``robust --space default``, robust_default.csv, rounded), what
+# it shipped and recommended before, and the finalists of ``search`` (copied
+# from its printout, rounded) with variants that test what made them win.
 CONFIGS = {
     "default": {},
-    "previous recommended": dict(
+    "recommended": compare.RECOMMENDED,
+    "previous default": compare.PREVIOUS_DEFAULT,
+    "recommended before issue 9": dict(
         output_activation="identity",
         loss="mse",
         hidden_layer_sizes=(1024,),
@@ -88,24 +102,6 @@ CONFIGS = {
         "output_activation": "auto",
         "loss": "auto",
     },
-    # The two best of ``robust --space default`` (robust_default.csv), rounded.
-    "default finalist, plain": dict(
-        hidden_layer_sizes=(512,),
-        learning_rate="cosine",
-        learning_rate_init=2.5e-3,
-        alpha=1e-5,
-    ),
-    "default finalist, batch norm": dict(
-        hidden_layer_sizes=(1024,),
-        activation="gelu",
-        batch_norm=True,
-        output_activation="auto",
-        loss="auto",
-        batch_size=128,
-        learning_rate="adaptive",
-        learning_rate_init=2e-3,
-        alpha=1e-4,
-    ),
     "breast_cancer finalist": dict(
         hidden_layer_sizes=(2048,),
         activation="leaky_relu",
@@ -224,13 +220,13 @@ def search(name, k, n_candidates, min_epochs, max_epochs, seed, n_jobs):
     print(last.to_markdown(index=False, floatfmt=".4g"))
 
 
-def robust(cases, n_candidates, epochs, seed, n_jobs, for_default=False, name=None):
+def robust(cases, n_candidates, epochs, seed, n_jobs, for_default=False, stem=None):
     """Random search for one configuration that does well on every case.
 
     Each sampled configuration is trained for ``epochs`` on every
     ``(dataset, k)`` case and scored by its *worst* ratio to PCA, so that
     the winner does not lose to PCA on any of them. ``for_default`` draws
-    from :func:`default_space` and writes ``robust_default.csv``; ``name``
+    from :func:`default_space` and writes ``robust_default.csv``; ``stem``
     names the output file instead.
     """
     grid = default_space() if for_default else space(ANY_OUTPUTS)
@@ -254,8 +250,8 @@ def robust(cases, n_candidates, epochs, seed, n_jobs, for_default=False, name=No
     table.insert(0, "worst", table[ratios].max(axis=1))
     table = table[["worst", *ratios, "fit_s", "params"]].sort_values("worst")
     OUT.mkdir(parents=True, exist_ok=True)
-    name = name or ("robust_default" if for_default else "robust")
-    path = OUT / f"{name}.csv"
+    stem = stem or ("robust_default" if for_default else "robust")
+    path = OUT / f"{stem}.csv"
     table.to_csv(path, index=False, float_format="%.5g")
     print(table.head(10).to_markdown(index=False, floatfmt=".3f"))
     print(f"{len(candidates)} configurations x {len(cases)} cases; all in {path}")

@@ -153,8 +153,15 @@ def test_search_space_gives_valid_estimators():
     from benchmarks import search
     from sk_autoencoder import AutoencoderTransformer
 
-    for outputs in (search.UNIT_OUTPUTS, search.ANY_OUTPUTS):
-        for params in ParameterSampler(search.space(outputs), 30, random_state=0):
+    for grid in (
+        search.space(search.UNIT_OUTPUTS),
+        search.space(search.ANY_OUTPUTS),
+        search.default_space(),
+    ):
+        for params in ParameterSampler(grid, 30, random_state=0):
             AutoencoderTransformer(4, **params)._validate_params()
+    # The default space holds plain autoencoders only.
+    for params in ParameterSampler(search.default_space(), 30, random_state=0):
+        assert params["dropout"] == 0.0 and params["noise"] is None
     for config in search.CONFIGS.values():
         AutoencoderTransformer(4, **config)._validate_params()
