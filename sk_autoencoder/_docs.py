@@ -78,7 +78,8 @@ SHARED_PARAMETERS = """\
         ``early_stopping``) has not improved by the relative ``tol`` for
         ``max(n_iter_no_change // 2, 1)`` epochs. ``partial_fit`` trains at
         the constant ``learning_rate_init``, also when it continues a model
-        that ``fit`` trained under a schedule. The rate of each epoch is in ``net_.history[:, "event_lr"]``.
+        that ``fit`` trained under a schedule. The rate of each epoch is in
+        ``net_.history[:, "event_lr"]``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
