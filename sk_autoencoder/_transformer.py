@@ -42,9 +42,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     ``alpha=1e-5``) come from a random search scored by the worst ratio to
     PCA's validation error over MNIST k=32, digits k=32 and breast_cancer
     k=2 (``python -m benchmarks.search robust --space default``); the
-    README gives the held-out figures. For images in [0, 1] and codes of
-    16 or more, the README's recommendation (batch norm, ``"auto"``
-    output) reconstructs better still.
+    README gives the held-out figures. On MNIST at 16 or more components,
+    the README's recommendation (batch norm, ``"auto"`` output)
+    reconstructs better still; on small or low-dimensional data the
+    defaults are as good or better.
 
     See Also
     --------
