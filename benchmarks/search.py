@@ -1,6 +1,6 @@
 """``python -m benchmarks.search``: tune the autoencoder without touching the test split.
 
-Two steps, both scored on a validation split carved from the benchmark's
+Three steps, all scored on a validation split carved from the benchmark's
 training split (stratified 80/20, ``random_state=1``); the test split that
 ``python -m benchmarks`` reports on is never read here. Every score is the
 validation mean squared error divided by PCA's at the same k, fitted on the
@@ -18,7 +18,9 @@ same rows (lower is better; 1.0 is PCA).
     A plain random search (``ParameterSampler``) in which each
     configuration is trained on several (dataset, k) cases and scored by
     its worst ratio: the way to find one configuration that never loses to
-    PCA. Writes ``results/search/robust.csv``.
+    PCA. Writes ``results/search/robust.csv``; ``--space default`` draws
+    only plain, cheap autoencoders (:func:`default_space`) and writes
+    ``robust_default.csv``, and ``--name`` names the file instead.
 
 ``confirm``
     Named configurations (the finalists of ``search``, the default and the
@@ -233,7 +235,8 @@ def robust(cases, n_candidates, epochs, seed, n_jobs, for_default=False, stem=No
     candidates = list(ParameterSampler(grid, n_candidates, random_state=seed))
     data, reference = {}, {}
     for name, k in cases:
-        data[name] = validation_split(name)
+        if name not in data:  # one load per dataset, however many ks
+            data[name] = validation_split(name)
         reference[name, k] = pca_error(*data[name], k)
     jobs = [(i, name, k) for i in range(len(candidates)) for name, k in cases]
     results = joblib.Parallel(n_jobs=n_jobs)(

@@ -398,9 +398,10 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         """skorch's ``LRScheduler`` for ``learning_rate`` (None if constant).
 
         ``"cosine"`` anneals the rate to 0 over ``max_iter`` epochs;
-        ``"adaptive"`` divides it by 5 after ``n_iter_no_change // 2``
+        ``"adaptive"`` divides it by 5 after ``max(n_iter_no_change // 2, 1)``
         epochs without a relative improvement of ``tol`` in the monitored
-        loss. ``partial_fit`` (one epoch per call) keeps the rate constant.
+        loss (torch counts ``patience + 1`` bad epochs). ``partial_fit``
+        (one epoch per call) trains at a constant ``learning_rate_init``.
         """
         if self.learning_rate == "cosine":
             return LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)
