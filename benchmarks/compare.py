@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from sk_autoencoder import AutoencoderTransformer, reconstruction_error
 from sk_autoencoder._parallel import torch_threads
+from sk_autoencoder.networks import ConvNetwork
 
 from . import _data
 
@@ -54,30 +55,71 @@ PREVIOUS_DEFAULT = dict(
     learning_rate="constant",
 )
 
+# The conv autoencoder, for images: the best configuration within a
+# one-minute fit of `python -m benchmarks.search robust --space conv_refined`
+# (16 configurations drawn around the best of `--space conv`, scored on
+# MNIST k=32 validation with the fit time as a constraint), rounded.
+CONV = dict(
+    network__channels=(16, 32),
+    network__convs_per_stage=2,
+    network__batch_norm=True,
+    network__activation="leaky_relu",
+    output_activation="auto",
+    loss="auto",
+    batch_size=32,
+    learning_rate="cosine",
+    learning_rate_init=7.5e-3,
+    max_iter=16,
+)
+
 SWEEPS = {
     "full": {
         "digits": (2, 4, 8, 16, 32),
         "mnist": (2, 4, 8, 16, 32, 64),
         "breast_cancer": (2, 4, 8),
+        "gaussian": (2, 8, 16, 32),
     },
-    "quick": {"digits": (2, 8), "mnist": (2, 32), "breast_cancer": (2, 8)},
+    "quick": {"digits": (2, 8), "mnist": (2, 32), "breast_cancer": (2, 8), "gaussian": (16,)},
 }
 
 
-def make_methods(quick=False):
-    """Return ``{name: factory(n_components, seed) -> estimator}``.
+# Rows of the image datasets as images, for the conv network.
+IMAGE_SHAPES = {"mnist": (28, 28), "digits": (8, 8)}
 
-    ``quick`` caps the autoencoders at 20 epochs: a smoke run, not a result.
+
+def conv_estimator(k, seed, image_shape, **overrides):
+    """The conv autoencoder of the benchmark (:data:`CONV`) for images of ``image_shape``."""
+    params = {**CONV, **overrides}
+    network = {
+        key[len("network__") :]: v for key, v in params.items() if key.startswith("network__")
+    }
+    rest = {key: v for key, v in params.items() if not key.startswith("network__")}
+    return AutoencoderTransformer(
+        k, network=ConvNetwork(image_shape, **network), random_state=seed, **rest
+    )
+
+
+def make_methods(quick=False):
+    """Return ``{name: factory(n_components, seed, dataset) -> estimator or None}``.
+
+    A factory returns None for a dataset it does not apply to (the conv
+    network on tables). ``quick`` caps the autoencoders at 20 epochs (the
+    conv network at 3): a smoke run, not a result.
     """
     cap = {"max_iter": 20} if quick else {}
     return {
-        "PCA": lambda k, seed: PCA(k, random_state=seed),
-        "KernelPCA": lambda k, seed: KernelPCA(
+        "PCA": lambda k, seed, name: PCA(k, random_state=seed),
+        "KernelPCA": lambda k, seed, name: KernelPCA(
             k, kernel="rbf", fit_inverse_transform=True, alpha=0.1, random_state=seed
         ),
-        "AE default": lambda k, seed: AutoencoderTransformer(k, random_state=seed, **cap),
-        "AE recommended": lambda k, seed: AutoencoderTransformer(
+        "AE default": lambda k, seed, name: AutoencoderTransformer(k, random_state=seed, **cap),
+        "AE recommended": lambda k, seed, name: AutoencoderTransformer(
             k, random_state=seed, **{**RECOMMENDED, **cap}
+        ),
+        "AE conv": lambda k, seed, name: (
+            conv_estimator(k, seed, IMAGE_SHAPES[name], **({"max_iter": 3} if quick else {}))
+            if name in IMAGE_SHAPES
+            else None
         ),
     }
 
@@ -186,6 +228,7 @@ def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None, threads=Non
         for k in sweep[name]
         for seed in seeds
         for method in methods
+        if methods[method](k, seed, name) is not None
     ]
     data, artefacts = {}, {}
     for name in datasets:
@@ -194,7 +237,7 @@ def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None, threads=Non
     if progress is None:
         progress = sys.stderr.isatty()
     results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
-        joblib.delayed(_job)(methods[method](k, seed), *data[name], threads)
+        joblib.delayed(_job)(methods[method](k, seed, name), *data[name], threads)
         for name, k, method, seed in jobs
     )
     records = []

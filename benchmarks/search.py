@@ -50,6 +50,7 @@ from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingRandomSearchCV, ParameterSampler, train_test_split
 
 from sk_autoencoder import AutoencoderTransformer
+from sk_autoencoder.networks import ConvNetwork
 
 from . import _data, compare
 
@@ -95,6 +96,7 @@ CONFIGS = {
         alpha=1e-6,
         max_iter=50,
     ),
+    "conv": compare.CONV,
     "mnist finalist": MNIST_FINALIST,
     "mnist finalist, no batch norm": {**MNIST_FINALIST, "batch_norm": False},
     "mnist finalist, batch 32": {**MNIST_FINALIST, "batch_size": 32},
@@ -165,6 +167,49 @@ def default_space():
     ]
 
 
+def conv_space():
+    """The space of :class:`ConvNetwork` autoencoders for ``robust --space conv``.
+
+    Architecture (channels, convolutions per stage, batch norm, activation)
+    and training (epochs, batch size, rate, schedule, weight decay) are
+    drawn together. The sigmoid output with BCE (``"auto"`` on pixels) is
+    fixed: the three best configurations of the first conv search
+    (``mnist_k32_conv.csv``) all had it.
+    """
+    return {
+        "network__channels": [(16, 32), (24, 48), (32, 64), (16, 64), (32, 32)],
+        "network__convs_per_stage": [1, 2],
+        "network__batch_norm": [True, True, False],
+        "network__activation": ["relu", "leaky_relu"],
+        "output_activation": ["auto"],
+        "loss": ["auto"],
+        "alpha": [0.0, 1e-5],
+        "batch_size": [32, 64],
+        "learning_rate_init": loguniform(1e-3, 5e-3),
+        "learning_rate": ["cosine", "onecycle"],
+        "max_iter": [8, 12, 16, 20],
+    }
+
+
+def conv_halving_space(outputs):
+    """The first, wider conv space (``search --network conv``)."""
+    shared = {
+        "network__channels": [(16, 32), (32, 32), (32, 64), (16, 32, 64), (32, 64, 64)],
+        "network__kernel_size": [3, 3, 5],
+        "network__activation": ["relu", "gelu", "leaky_relu"],
+        "network__batch_norm": [False, True],
+        "network__hidden_layer_sizes": [(), (), (256,), (512,)],
+        "alpha": [0.0, 1e-5, 1e-4],
+        "batch_size": [32, 64, 128],
+        "learning_rate_init": loguniform(5e-4, 5e-3),
+        "learning_rate": ["cosine", "adaptive"],
+    }
+    return [{**shared, "output_activation": [o], "loss": [loss]} for o, loss in outputs]
+
+
+IMAGE_SHAPES = compare.IMAGE_SHAPES
+
+
 def validation_split(name):
     """``(X_train, cv)``: the training split of ``name`` and its one split.
 
@@ -184,14 +229,22 @@ def pca_error(X, cv, k):
     return float(((pca.inverse_transform(pca.transform(X[val])) - X[val]) ** 2).mean())
 
 
-def search(name, k, n_candidates, min_epochs, max_epochs, seed, n_jobs):
+def search(name, k, n_candidates, min_epochs, max_epochs, seed, n_jobs, network="mlp"):
     X, cv = validation_split(name)
     reference = pca_error(X, cv, k)
-    estimator = AutoencoderTransformer(k, n_threads=1, random_state=seed)
+    # A sigmoid output only for data in [0, 1].
+    unit = X.min() >= 0 and X.max() <= 1
+    if network == "conv":
+        estimator = AutoencoderTransformer(
+            k, network=ConvNetwork(IMAGE_SHAPES[name]), n_threads=1, random_state=seed
+        )
+        grid = conv_halving_space(ANY_OUTPUTS if unit else [("identity", "mse")])
+    else:
+        estimator = AutoencoderTransformer(k, n_threads=1, random_state=seed)
+        grid = space(UNIT_OUTPUTS if unit else [("identity", "mse")])
     halving = HalvingRandomSearchCV(
         estimator,
-        # A sigmoid output only for data in [0, 1].
-        space(UNIT_OUTPUTS if X.min() >= 0 and X.max() <= 1 else [("identity", "mse")]),
+        grid,
         n_candidates=n_candidates,
         factor=3,
         resource="max_iter",
@@ -215,23 +268,124 @@ def search(name, k, n_candidates, min_epochs, max_epochs, seed, n_jobs):
         }
     )
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{name}_k{k}.csv"
+    path = OUT / f"{name}_k{k}{'_conv' if network == 'conv' else ''}.csv"
     table.sort_values(["round", "ratio_to_pca"]).to_csv(path, index=False, float_format="%.5g")
     last = table[table["round"] == table["round"].max()].sort_values("ratio_to_pca")
     print(f"PCA validation MSE {reference:.5f}; {len(table)} fits; all in {path}")
     print(last.to_markdown(index=False, floatfmt=".4g"))
 
 
-def robust(cases, n_candidates, epochs, seed, n_jobs, for_default=False, stem=None):
+def conv_refined_space():
+    """A second conv round (``--space conv_refined``), narrowed around the first's best.
+
+    In ``robust_conv.csv`` every configuration under 0.35 had two
+    convolutions per stage and batch norm, and the best within the time
+    budget had batch 32 and a cosine schedule from about 5e-3 over 16
+    epochs; this round draws nearby channels, depth, rate and length.
+    """
+    return {
+        "network__channels": [(16, 32), (24, 48), (16, 48), (20, 40)],
+        "network__convs_per_stage": [2, 3],
+        "network__batch_norm": [True],
+        "network__activation": ["relu", "leaky_relu"],
+        "output_activation": ["auto"],
+        "loss": ["auto"],
+        "alpha": [0.0, 1e-5],
+        "batch_size": [32],
+        "learning_rate_init": loguniform(3e-3, 8e-3),
+        "learning_rate": ["cosine"],
+        "max_iter": [14, 16, 20, 24],
+    }
+
+
+def fast_space():
+    """The space for fast defaults (``--space fast``): training length joins the search.
+
+    Everything that decides how many epochs (and FLOPs) reach a given
+    quality is drawn jointly: the number of epochs and the schedule over
+    them (cosine, or one-cycle with a warm-up), the peak rate, the batch
+    size, the width, a PCA starting point, weight decay, and early
+    stopping with the best weights. Plain autoencoders only (no dropout or
+    noise), as for ``--space default``.
+    """
+    return [
+        {
+            "hidden_layer_sizes": [(256,), (512,), (1024,)],
+            "activation": ["relu", "gelu"],
+            "batch_norm": [False, True],
+            "init": ["random", "pca"],
+            "max_iter": [10, 15, 20, 30, 40],
+            "learning_rate": ["cosine", "onecycle"],
+            "learning_rate_init": loguniform(1e-3, 1e-2),
+            "batch_size": [64, 128, 256, 512],
+            "alpha": [0.0, 1e-5, 1e-4, 1e-3],
+            "early_stopping": [False, True],
+            "output_activation": [output],
+            "loss": [loss],
+        }
+        for output, loss in ANY_OUTPUTS
+    ]
+
+
+def fast_recommended_space():
+    """A faster recommendation (``--space fast_recommended``): the recommendation's family.
+
+    Batch norm with the ``"auto"`` output (a sigmoid and BCE on pixels),
+    which won every MNIST search, trained for a drawn number of epochs
+    under a cosine or one-cycle schedule instead of an adaptive rate with
+    early stopping; width, rate, batch size and weight decay drawn jointly.
+    """
+    return {
+        "hidden_layer_sizes": [(512,), (1024,), (2048,)],
+        "activation": ["relu", "gelu"],
+        "batch_norm": [True],
+        "output_activation": ["auto"],
+        "loss": ["auto"],
+        "max_iter": [15, 20, 30, 40, 60],
+        "learning_rate": ["cosine", "onecycle"],
+        "learning_rate_init": loguniform(1e-3, 1e-2),
+        "batch_size": [64, 128, 256],
+        "alpha": [0.0, 1e-5, 1e-4, 1e-3],
+    }
+
+
+SPACES = {
+    "all": lambda: space(ANY_OUTPUTS),
+    "fast": fast_space,
+    "fast_recommended": fast_recommended_space,
+    "default": default_space,
+    "conv": conv_space,
+    "conv_refined": conv_refined_space,
+}
+
+
+def robust(
+    cases,
+    n_candidates,
+    epochs,
+    seed,
+    n_jobs,
+    space_name="all",
+    stem=None,
+    budget=None,
+    ceilings=(),
+):
     """Random search for one configuration that does well on every case.
 
-    Each sampled configuration is trained for ``epochs`` on every
-    ``(dataset, k)`` case and scored by its *worst* ratio to PCA, so that
-    the winner does not lose to PCA on any of them. ``for_default`` draws
-    from :func:`default_space` and writes ``robust_default.csv``; ``stem``
-    names the output file instead.
+    Each sampled configuration is trained on every ``(dataset, k)`` case
+    (for ``epochs``, unless the space draws ``max_iter`` itself) and scored
+    by its *worst* ratio to PCA, so that the winner does not lose to PCA on
+    any of them. ``space_name`` picks the space (:data:`SPACES`); the file
+    is ``results/search/<stem>.csv`` (default ``robust``, or
+    ``robust_<space>``). ``budget = (case, seconds)`` ranks the
+    configurations whose fit of that case took at most ``seconds`` first:
+    the fit time is part of the score. ``ceilings`` are cases that only
+    have to stay at or below a ratio (e.g. ``(("gaussian", 16), 1.0)``:
+    never worse than PCA where PCA is optimal); they are constraints, left
+    out of the worst ratio, which they would otherwise decide for every
+    configuration.
     """
-    grid = default_space() if for_default else space(ANY_OUTPUTS)
+    grid = SPACES[space_name]()
     candidates = list(ParameterSampler(grid, n_candidates, random_state=seed))
     data, reference = {}, {}
     for name, k in cases:
@@ -240,23 +394,41 @@ def robust(cases, n_candidates, epochs, seed, n_jobs, for_default=False, stem=No
         reference[name, k] = pca_error(*data[name], k)
     jobs = [(i, name, k) for i in range(len(candidates)) for name, k in cases]
     results = joblib.Parallel(n_jobs=n_jobs)(
-        joblib.delayed(_fit_and_score)({**candidates[i], "max_iter": epochs}, *data[name], k, seed)
+        joblib.delayed(_fit_and_score)(
+            {"max_iter": epochs, **candidates[i]}, *data[name], k, seed, IMAGE_SHAPES.get(name)
+        )
         for i, name, k in jobs
     )
     rows = {}
     for (i, name, k), (error, fit_s, _) in zip(jobs, results, strict=True):
         row = rows.setdefault(i, {"fit_s": 0.0, "params": _json(candidates[i])})
         row[f"{name} k={k}"] = error / reference[name, k]
+        row[f"{name} k={k} s"] = fit_s
         row["fit_s"] += fit_s
     table = pd.DataFrame(list(rows.values()))
-    ratios = [f"{name} k={k}" for name, k in cases]
+    capped = {f"{name} k={k}": limit for (name, k), limit in ceilings}
+    ratios = [f"{name} k={k}" for name, k in cases if f"{name} k={k}" not in capped]
     table.insert(0, "worst", table[ratios].max(axis=1))
-    table = table[["worst", *ratios, "fit_s", "params"]].sort_values("worst")
+    order = ["worst"]
+    feasible = pd.Series(True, index=table.index)
+    for column, limit in capped.items():
+        feasible &= table[column] <= limit
+    if budget is not None:
+        (name, k), seconds = budget
+        feasible &= table[f"{name} k={k} s"] <= seconds
+    if budget is not None or capped:
+        table.insert(0, "within_budget", feasible)
+        order = ["within_budget", "worst"]
+    columns = [c for c in table.columns if c not in ("fit_s", "params")]
+    table = table[[*columns, "fit_s", "params"]].sort_values(
+        order, ascending=[False, True][-len(order) :]
+    )
     OUT.mkdir(parents=True, exist_ok=True)
-    stem = stem or ("robust_default" if for_default else "robust")
+    stem = stem or ("robust" if space_name == "all" else f"robust_{space_name}")
     path = OUT / f"{stem}.csv"
     table.to_csv(path, index=False, float_format="%.5g")
-    print(table.head(10).to_markdown(index=False, floatfmt=".3f"))
+    print(table.head(10).drop(columns="params").to_markdown(index=False, floatfmt=".3f"))
+    print(table.head(5)["params"].to_string())
     print(f"{len(candidates)} configurations x {len(cases)} cases; all in {path}")
 
 
@@ -271,10 +443,20 @@ def _json(params):
     return json.dumps(plain)
 
 
-def _fit_and_score(params, X, cv, k, seed):
+def make_estimator(params, k, seed, image_shape=None, n_threads=1):
+    """``AutoencoderTransformer(k)`` with ``params``; ``network__*`` ones set a ConvNetwork."""
+    network = {key: v for key, v in params.items() if key.startswith("network__")}
+    rest = {key: v for key, v in params.items() if key not in network}
+    estimator = AutoencoderTransformer(k, n_threads=n_threads, random_state=seed, **rest)
+    if network:
+        estimator.set_params(network=ConvNetwork(image_shape), **network)
+    return estimator
+
+
+def _fit_and_score(params, X, cv, k, seed, image_shape=None):
     """Fit on the fit rows: ``(validation MSE, fit seconds, epochs)``."""
     ((fit, val),) = cv
-    estimator = AutoencoderTransformer(k, n_threads=1, random_state=seed, **params)
+    estimator = make_estimator(params, k, seed, image_shape)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
@@ -293,8 +475,8 @@ def confirm(configs, datasets, ks, seeds, n_jobs):
             reference[name, k] = pca_error(X, cv, k)
             jobs += [(c, name, X, cv, k, s) for c in configs for s in seeds]
     results = joblib.Parallel(n_jobs=n_jobs)(
-        joblib.delayed(_fit_and_score)(CONFIGS[config], X, cv, k, seed)
-        for config, _, X, cv, k, seed in jobs
+        joblib.delayed(_fit_and_score)(CONFIGS[config], X, cv, k, seed, IMAGE_SHAPES.get(name))
+        for config, name, X, cv, k, seed in jobs
     )
     rows = [
         {
@@ -343,6 +525,12 @@ def main(argv=None):
     s.add_argument("--min-epochs", type=int, default=5)
     s.add_argument("--max-epochs", type=int, default=135)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--network",
+        choices=["mlp", "conv"],
+        default="mlp",
+        help="'conv': search ConvNetwork autoencoders (images only)",
+    )
     c = steps.add_parser("confirm", help="named configurations on several seeds")
     c.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     c.add_argument("--datasets", nargs="+", choices=_data.NAMES, default=list(_data.NAMES))
@@ -360,11 +548,24 @@ def main(argv=None):
     r.add_argument("--seed", type=int, default=0)
     r.add_argument(
         "--space",
-        choices=["all", "default"],
+        choices=list(SPACES),
         default="all",
-        help="'default': only cheap, plain autoencoders (no dropout or noise)",
+        help="'default': only cheap, plain autoencoders (no dropout or noise); "
+        "'conv': ConvNetwork autoencoders (image cases only)",
     )
-    r.add_argument("--name", help="output file stem (default: robust or robust_default)")
+    r.add_argument("--name", help="output file stem (default: robust or robust_<space>)")
+    r.add_argument(
+        "--budget",
+        metavar="DATASET:K:SECONDS",
+        help="rank first the configurations whose fit of this case took at most SECONDS",
+    )
+    r.add_argument(
+        "--ceiling",
+        metavar="DATASET:K:RATIO",
+        nargs="+",
+        default=[],
+        help="cases that only have to stay at or below RATIO (constraints, not scores)",
+    )
     for p in (s, c, r):
         p.add_argument("--jobs", type=int, default=2, help="fits at a time (one thread each)")
     args = parser.parse_args(argv)
@@ -382,10 +583,31 @@ def main(argv=None):
             args.max_epochs,
             args.seed,
             args.jobs,
+            args.network,
         )
     elif args.step == "robust":
         cases = [(case.split(":")[0], int(case.split(":")[1])) for case in args.cases]
-        robust(cases, args.candidates, args.epochs, args.seed, args.jobs, args.space == "default")
+        budget = None
+        if args.budget:
+            name, k, seconds = args.budget.split(":")
+            budget = ((name, int(k)), float(seconds))
+        ceilings = []
+        for ceiling in args.ceiling:
+            name, k, limit = ceiling.split(":")
+            ceilings.append(((name, int(k)), float(limit)))
+            if (name, int(k)) not in cases:
+                cases.append((name, int(k)))
+        robust(
+            cases,
+            args.candidates,
+            args.epochs,
+            args.seed,
+            args.jobs,
+            args.space,
+            args.name,
+            budget,
+            ceilings,
+        )
     else:
         confirm(args.configs, args.datasets, args.k, list(range(args.seeds)), args.jobs)
     print(f"{time.perf_counter() - start:.0f} s")

@@ -7,7 +7,7 @@ inference, saving and serving from ``_inference.py``; the estimators call
 ``_fit`` and ``_partial_fit`` defined here.
 """
 
-import warnings
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,13 +19,23 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 
-from ._data import FLOAT_DTYPES, ChunkedArray, StreamData, TrainValidSplit, as_array, is_out_of_core
+from ._data import (
+    FLOAT_DTYPES,
+    ChunkedArray,
+    StreamData,
+    TrainValidSplit,
+    as_array,
+    is_out_of_core,
+    n_held_out,
+)
 from ._docs import fill_doc
 from ._inference import InferenceMixin
-from ._modules import ACTIVATIONS, MLPAutoencoder
+from ._modules import ACTIVATIONS
 from ._net import (
     AutoencoderNet,
+    AverageAcrossRanks,
     DivergenceCheck,
+    KeepStartIfBest,
     TrainingDiverged,
     continue_net,
     is_incremental,
@@ -34,13 +44,23 @@ from ._net import (
     restore_net_state,
 )
 from ._parallel import torch_threads
-from ._validation import ValidationMixin
+from ._pca import training_pca
+from ._validation import ValidationMixin, warn_at_caller
+from .networks._base import ModuleBuilder, Network, validate_network
+from .networks._mlp import MLPNetwork
 
 __all__ = ["FLOAT_DTYPES", "BaseAutoencoder", "fill_doc"]
 
 LOSSES = {"mse": torch.nn.MSELoss, "bce": torch.nn.BCELoss}
 # learning_rate: how Adam's step size moves from learning_rate_init over a fit.
-SCHEDULES = ("constant", "cosine", "adaptive")
+SCHEDULES = ("constant", "cosine", "onecycle", "adaptive")
+# Schedules planned to end at max_iter: reaching it is not a failure to converge.
+PLANNED_SCHEDULES = ("cosine", "onecycle")
+# "onecycle" warms the rate up over this fraction of the fit's steps.
+WARMUP_FRACTION = 0.1
+# The estimator parameters that describe the default MLP; a ``network`` spec
+# describes its own architecture instead.
+MLP_PARAMETERS = ("hidden_layer_sizes", "activation", "dropout", "batch_norm")
 # partial_fit's batch_size="auto": every chunk is cut into batches of at
 # most this many rows (fit uses min(256, n_samples)).
 AUTO_BATCH = 256
@@ -60,15 +80,16 @@ def _fused_adam(device):
 class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
     """Base class for the autoencoder estimators; not for direct use.
 
-    Subclasses set ``_module_class`` / ``_net_class`` and may extend
-    ``_module_params`` / ``_net_params``; their ``fit`` calls ``_fit``.
+    Subclasses set ``_variational`` / ``_net_class`` and may extend
+    ``_net_params``; their ``fit`` calls ``_fit``.
     """
 
-    _module_class = MLPAutoencoder
+    _variational = False
     _net_class = AutoencoderNet
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "network": [Network, None],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -89,6 +110,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "learning_rate": [StrOptions(set(SCHEDULES))],
+        "init": [StrOptions({"random", "pca"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -97,6 +119,12 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         "chunk_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "distributed": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"torchrun", "dask"}),
+            None,
+        ],
+        "distributed_timeout": [Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -106,6 +134,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         self,
         n_components=2,
         *,
+        network=None,
         hidden_layer_sizes=(256, 128),
         activation="relu",
         output_activation="identity",
@@ -120,6 +149,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         batch_size="auto",
         learning_rate_init=1e-3,
         learning_rate="constant",
+        init="random",
         max_iter=200,
         early_stopping=False,
         validation_fraction=0.1,
@@ -128,11 +158,14 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         chunk_size="auto",
         n_threads=None,
         device="cpu",
+        distributed=None,
+        distributed_timeout=300.0,
         random_state=None,
         verbose=0,
         warm_start=False,
     ):
         self.n_components = n_components
+        self.network = network
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -147,6 +180,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
+        self.init = init
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -155,6 +189,8 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.n_threads = n_threads
         self.device = device
+        self.distributed = distributed
+        self.distributed_timeout = distributed_timeout
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -197,11 +233,26 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
 
     def _fit_unguarded(self, X):
         self._check_training_context()
+        if self.distributed is not None:
+            from . import _distributed
+
+            return _distributed.fit(self, X)
         warm = self.warm_start and hasattr(self, "net_")
         data, X = self._prepare(X, reset=not warm)
+        self._fit_prepared(data, warm)
+        return X
+
+    def _fit_prepared(self, data, warm, shard=None):
+        """Train a new net on validated ``data`` and set the fitted attributes.
+
+        ``shard`` is this process's rank in a data-parallel fit: ``data``
+        is then all rows in memory (the net takes the rank's share of each
+        batch) or, streamed, the rank's chunks only, and ``shard.n_rows``
+        counts the rows of all ranks.
+        """
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.device_ = self._resolve_device()
-        n_samples = len(data)
+        self.device_ = self._resolve_device() if shard is None else shard.device
+        n_samples = len(data) if shard is None or shard.n_rows is None else shard.n_rows
         self.batch_size_ = (
             min(AUTO_BATCH, n_samples) if self.batch_size == "auto" else self.batch_size
         )
@@ -210,19 +261,40 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         # (weights, shuffles, validation split, dropout, noise), never from
         # torch's global generator: fits reproduce in any thread and leave
         # the caller's random state alone.
-        net = self._build_net(self.n_features_in_, seed)
+        pca = None
+        if self.init == "pca" and not warm:
+            pca = training_pca(
+                data,
+                self.n_components,
+                self.early_stopping,
+                self.validation_fraction,
+                seed,
+                shard=shard,
+            )
+        train_rows = n_samples
+        if self.early_stopping:
+            train_rows = n_samples - n_held_out(n_samples, self.validation_fraction)
+        n_batches = -(-train_rows // self.batch_size_)
+        net = self._build_net(self.n_features_in_, seed, pca=pca, n_batches=n_batches, shard=shard)
         net.initialize()
+        self._check_batch_norm(net, data, self.early_stopping)
         if warm:
             self._load_previous_weights(net)
         self._train(net)(data)
         net.module_.eval()
+        net.end_data_parallel()
         self._record_history(net, warm)
         self.n_components_ = self.n_components
         self.net_ = net
-        return X
 
     def _partial_fit_unguarded(self, X):
         self._check_training_context()
+        if self.distributed is not None:
+            raise ValueError(
+                f"partial_fit trains on one chunk in this process; distributed="
+                f"{self.distributed!r} applies to fit only. Call fit for a data-parallel fit, "
+                "or set distributed=None to train chunk by chunk."
+            )
         first = not hasattr(self, "net_")
         data, X = self._prepare(X, reset=first)
         if first:
@@ -231,7 +303,10 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         if first:
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             self.device_ = self._resolve_device()
-            net = self._build_net(self.n_features_in_, seed, incremental=True)
+            pca = None
+            if self.init == "pca":
+                pca = training_pca(data, self.n_components, False, None, seed)
+            net = self._build_net(self.n_features_in_, seed, incremental=True, pca=pca)
             net.initialize()
             self.n_components_ = self.n_components
             self.loss_curve_, self.n_iter_ = [], 0
@@ -247,6 +322,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                 group["lr"] = self.learning_rate_init
         else:
             net = self.net_
+        self._check_batch_norm(net, data, early_stopping=False)
         n_epochs = len(net.history)
         self._train(net)(data, epochs=1)
         if len(net.history) == n_epochs or "train_loss" not in net.history[-1]:
@@ -279,6 +355,27 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                     "Training diverged: the weights became non-finite. Lower "
                     f"learning_rate_init (now {self.learning_rate_init})."
                 )
+            # Finite weights can still be large enough to overflow the
+            # activations: a fit that returns must reconstruct its own data
+            # (streamed: its first chunk; data-parallel: the rank's rows, and
+            # every rank learns whether any failed).
+            if isinstance(data, StreamData):
+                rows = data.chunk(data.chunk_ids[0])
+            elif net.shard is not None:
+                rows = data[slice(*net.shard.span(len(data)))]
+            else:
+                rows = data
+            try:
+                net.reconstruct(rows)
+                finite = True
+            except ValueError:
+                finite = False
+            if net.rank_mean(float(not finite), 1) > 0:
+                raise ValueError(
+                    "Training diverged: the weights stayed finite, but the network's "
+                    "output on its own training data is not. Lower learning_rate_init "
+                    f"(now {self.learning_rate_init}) or scale X, e.g. with StandardScaler."
+                ) from None
 
         return train
 
@@ -316,15 +413,35 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             )
         return self.device
 
-    def _module_params(self, n_features):
+    def _network(self):
+        """The spec to build: ``network``, or the MLP the MLP parameters describe."""
+        if self.network is None:
+            return MLPNetwork(self._hidden_sizes(), self.activation, self.dropout, self.batch_norm)
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [
+            f"{name}={getattr(self, name)!r}"
+            for name in MLP_PARAMETERS
+            if not _same(getattr(self, name), defaults[name].default)
+        ]
+        if changed:
+            raise ValueError(
+                f"network={self.network!r} describes the whole architecture, so "
+                f"{', '.join(changed)} would be ignored. Set it on the network "
+                "instead (e.g. MLPNetwork(hidden_layer_sizes=...)), or leave "
+                f"{', '.join(MLP_PARAMETERS)} at their defaults."
+            )
+        validate_network(self.network)
+        return self.network
+
+    def _module_params(self, n_features, pca=None):
         return {
+            "network": self._network(),
             "n_features": n_features,
             "n_components": self.n_components,
-            "hidden_layer_sizes": self._hidden_sizes(),
-            "activation": self.activation,
             "output_activation": self.output_activation_,
-            "dropout": self.dropout,
-            "batch_norm": self.batch_norm,
+            "variational": self._variational,
+            "pca_residual": self.init == "pca",
+            "pca": pca,
         }
 
     def _net_params(self):
@@ -335,12 +452,15 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             "contractive": self.contractive,
         }
 
-    def _build_net(self, n_features, seed, incremental=False):
+    def _build_net(self, n_features, seed, incremental=False, pca=None, n_batches=1, shard=None):
         """Translate the estimator's parameters into an unfitted skorch net.
 
         ``incremental`` builds the net of ``partial_fit``: no validation
         split and no stopping rule (each call is one epoch), as in
-        ``MLPRegressor.partial_fit``.
+        ``MLPRegressor.partial_fit``. ``pca`` is ``init="pca"``'s starting
+        point (None: a module whose weights are loaded next), and
+        ``n_batches`` the training batches per epoch, which a per-batch
+        schedule needs.
         """
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
@@ -348,10 +468,13 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         else:
             monitor, train_split = "train_loss", None
         callbacks = [("divergence", DivergenceCheck())]
+        if shard is not None and shard.world > 1:
+            # First: every later callback reads the losses of all ranks.
+            callbacks.insert(0, ("ranks", AverageAcrossRanks()))
         if not incremental:
             # Before the stopping rule, whose KeyboardInterrupt ends the
             # epoch: every epoch's history row then has its learning rate.
-            schedule = self._schedule(monitor)
+            schedule = self._schedule(monitor, n_batches)
             if schedule is not None:
                 callbacks.append(("schedule", schedule))
             # Relative, so that when training stops does not depend on the
@@ -365,13 +488,14 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                 load_best=early_stopping,
             )
             callbacks.append(("stopping", stopping))
+            if early_stopping and self.init == "pca":
+                # After the stopping rule's best-epoch restore: PCA's own
+                # weights win when no epoch beat them on validation.
+                callbacks.append(("starting_point", KeepStartIfBest()))
         if self.verbose >= 2:
             callbacks.append(("progress", ProgressBar()))
-        module_params = {f"module__{k}": v for k, v in self._module_params(n_features).items()}
-        module_params["module__seed"] = seed
         return self._net_class(
-            self._module_class,
-            **module_params,
+            ModuleBuilder(**self._module_params(n_features, pca), seed=seed),
             **self._net_params(),
             criterion=LOSSES[self.loss_],
             optimizer=torch.optim.Adam,
@@ -384,27 +508,34 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             device=self.device_,
             verbose=int(self.verbose),
             seed=seed,
+            weight_decay=self.alpha,
+            shard=shard,
             **self._disabled_default_callbacks(early_stopping),
-            # Weight decay on the weights only; a second parameter group costs
-            # a second optimizer pass per step, so only when it is used.
-            **(
-                {"optimizer__param_groups": [("*linear*.weight", {"weight_decay": self.alpha})]}
-                if self.alpha
-                else {}
-            ),
         )
 
-    def _schedule(self, monitor):
+    def _schedule(self, monitor, n_batches):
         """skorch's ``LRScheduler`` for ``learning_rate`` (None if constant).
 
         ``"cosine"`` anneals the rate to 0 over ``max_iter`` epochs;
-        ``"adaptive"`` divides it by 5 after ``max(n_iter_no_change // 2, 1)``
-        epochs without a relative improvement of ``tol`` in the monitored
-        loss (torch counts ``patience + 1`` bad epochs). ``partial_fit``
-        (one epoch per call) trains at a constant ``learning_rate_init``.
+        ``"onecycle"`` warms it up from ``learning_rate_init / 25`` over the
+        first tenth of the fit's batches, then anneals it (cosine) to about
+        0 by the last batch of epoch ``max_iter``; ``"adaptive"`` divides it
+        by 5 after ``max(n_iter_no_change // 2, 1)`` epochs without a
+        relative improvement of ``tol`` in the monitored loss (torch counts
+        ``patience + 1`` bad epochs). ``partial_fit`` (one epoch per call)
+        trains at a constant ``learning_rate_init``.
         """
         if self.learning_rate == "cosine":
             return LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)
+        if self.learning_rate == "onecycle":
+            return LRScheduler(
+                torch.optim.lr_scheduler.OneCycleLR,
+                max_lr=self.learning_rate_init,
+                total_steps=self.max_iter * n_batches,
+                pct_start=WARMUP_FRACTION,
+                cycle_momentum=False,
+                step_every="batch",
+            )
         if self.learning_rate == "adaptive":
             return LRScheduler(
                 torch.optim.lr_scheduler.ReduceLROnPlateau,
@@ -432,7 +563,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         except RuntimeError as exc:
             raise ValueError(
                 "warm_start=True cannot reuse the fitted weights because the "
-                "architecture changed (n_components or hidden_layer_sizes); "
+                "architecture changed (n_components, hidden_layer_sizes or network); "
                 "set warm_start=False to refit from scratch."
             ) from exc
 
@@ -461,6 +592,11 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             self.validation_scores_ = scores
             self.best_validation_score_ = max(scores)
             self.best_loss_ = min(valid)
+            start = dict(net.callbacks_).get("starting_point")
+            if start is not None and start.loss_ is not None and start.loss_ <= self.best_loss_:
+                # PCA's starting point was kept: no epoch beat it.
+                self.best_loss_ = start.loss_
+                self.best_validation_score_ = -start.loss_
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
@@ -477,17 +613,27 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                 if self.early_stopping
                 else "the weights so far"
             )
-            warnings.warn(
+            warn_at_caller(
                 f"Training interrupted by user after {len(epochs)} complete "
                 f"epoch(s) of max_iter={self.max_iter}; keeping {kept}.",
                 UserWarning,
-                stacklevel=6,  # the caller's fit (through _fit and _fit_context)
             )
-        elif not stopped:
-            warnings.warn(
+        elif not stopped and self.learning_rate not in PLANNED_SCHEDULES:
+            # A cosine or one-cycle schedule is planned to end at max_iter;
+            # under the others, reaching it means stopping short.
+            warn_at_caller(
                 f"{type(self).__name__} stopped at max_iter={self.max_iter} "
                 "epochs before the loss converged; consider increasing "
                 "max_iter.",
                 ConvergenceWarning,
-                stacklevel=6,
             )
+
+
+def _same(value, default):
+    """Whether a parameter is at its default (sequences compared by value)."""
+    if isinstance(value, (list, tuple, np.ndarray)) or isinstance(default, (list, tuple)):
+        try:
+            return np.array_equal(np.asarray(value), np.asarray(default))
+        except (TypeError, ValueError):
+            return False
+    return value == default

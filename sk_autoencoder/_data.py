@@ -107,8 +107,42 @@ def _n_batches(n_rows, batch_size, drop_singleton):
     return n_batches
 
 
+class Shard:
+    """One rank's place in data-parallel training: ``rank`` of ``world`` processes.
+
+    The batch sources use it to read only this rank's part of the data;
+    launching the ranks and the process group belong to ``_distributed``.
+    ``n_rows`` counts the rows of all ranks (None: the data the rank holds
+    are all of them), and ``device`` is the rank's torch device.
+    """
+
+    def __init__(self, rank, world, n_rows=None, device="cpu"):
+        self.rank = rank
+        self.world = world
+        self.n_rows = n_rows
+        self.device = device
+
+    def span(self, n):
+        """``(start, stop)`` of this rank's share of ``n`` items, split as evenly as possible."""
+        base, extra = divmod(n, self.world)
+        start = self.rank * base + min(self.rank, extra)
+        return start, start + base + (self.rank < extra)
+
+    def __repr__(self):
+        return f"Shard(rank={self.rank}, world={self.world})"
+
+
 class BatchIterator:
     """Minibatches sliced from a tensor, optionally in a fresh random order.
+
+    With a ``shard``, training batches are this rank's part of each global
+    batch: every rank draws the same permutation (the same generator
+    state), splits each global batch of ``batch_size`` rows as evenly as
+    possible, and takes its part, so that N ranks together visit the very
+    batches one process would. ``weight`` is then the factor that makes the
+    rank's mean loss, averaged over ranks by DDP, the global batch's mean.
+    Evaluation passes (no generator) read the rank's contiguous share of
+    the rows.
 
     Parameters
     ----------
@@ -117,24 +151,43 @@ class BatchIterator:
     indices : torch.Tensor or None
         The rows of ``X`` to iterate over (a validation split); None for all.
     batch_size : int
+        Rows per batch (per global batch with a shard).
     generator : torch.Generator or None
         Draws one permutation per pass; None keeps the stored order.
     drop_singleton : bool
-        Skip a trailing batch of one row (batch norm cannot train on it).
+        Skip a trailing batch of one row (batch norm cannot train on it);
+        with a shard, a trailing global batch too small to give every rank
+        two rows.
+    shard : Shard or None
     """
 
-    def __init__(self, X, indices, batch_size, generator=None, drop_singleton=False):
+    def __init__(self, X, indices, batch_size, generator=None, drop_singleton=False, shard=None):
         self.X = X
         self.indices = indices
         self.batch_size = batch_size
         self.generator = generator
         self.drop_singleton = drop_singleton
+        self.shard = shard
+        self.weight = 1.0
 
     def _n_rows(self):
         return len(self.X) if self.indices is None else len(self.indices)
 
+    def _sharded_training(self):
+        return self.shard is not None and self.generator is not None
+
     def __len__(self):
-        return _n_batches(self._n_rows(), self.batch_size, self.drop_singleton)
+        n_rows = self._n_rows()
+        if self.shard is not None and self.generator is None:
+            start, stop = self.shard.span(n_rows)
+            return _n_batches(stop - start, self.batch_size, False)
+        if not self._sharded_training():
+            return _n_batches(n_rows, self.batch_size, self.drop_singleton)
+        n_batches = -(-n_rows // self.batch_size)
+        last = n_rows - (n_batches - 1) * self.batch_size
+        if n_batches and last < self.shard.world * (2 if self.drop_singleton else 1):
+            n_batches -= 1
+        return n_batches
 
     def __iter__(self):
         n_rows = self._n_rows()
@@ -142,11 +195,19 @@ class BatchIterator:
         if self.generator is not None:
             perm = torch.randperm(n_rows, generator=self.generator)
             order = perm if order is None else order[perm]
+        offset = 0
+        if self.shard is not None and self.generator is None:
+            offset, stop = self.shard.span(n_rows)
+            n_rows = stop
         if order is not None:
             order = order.to(self.X.device)
         for b in range(len(self)):
-            start = b * self.batch_size
+            start = offset + b * self.batch_size
             stop = min(start + self.batch_size, n_rows)
+            if self._sharded_training():
+                lo, hi = self.shard.span(stop - start)
+                self.weight = self.shard.world * (hi - lo) / (stop - start)
+                start, stop = start + lo, start + hi
             if order is None:
                 Xb = self.X[start:stop]
             else:
@@ -276,6 +337,49 @@ class ChunkedArray:
             yield self.bounds(c)[0], self.read(c)
 
 
+class BlockSource:
+    """In-memory row blocks read like a ``ChunkedArray`` (a dask worker's partitions).
+
+    Parameters
+    ----------
+    blocks : list of ndarray
+        Each of shape ``(rows, n_features)``.
+    starts : list of int
+        Each block's first row in the whole array, for error messages.
+    check : callable or None
+        As for :class:`ChunkedArray`.
+    """
+
+    def __init__(self, blocks, starts, check=None):
+        self.blocks = list(blocks)
+        self.starts = list(starts)
+        n_features = self.blocks[0].shape[1] if self.blocks else 0
+        self.shape = (sum(len(b) for b in self.blocks), n_features)
+        self.dtype = np.dtype(
+            np.float32 if all(b.dtype == np.float32 for b in self.blocks) else np.float64
+        )
+        self.n_chunks = len(self.blocks)
+        self.check = check
+
+    def bounds(self, c):
+        return self.starts[c], self.starts[c] + len(self.blocks[c])
+
+    def head(self):
+        return np.asarray(self.blocks[0])
+
+    def read(self, c):
+        chunk = np.asarray(self.blocks[c], dtype=self.dtype)
+        start, stop = self.bounds(c)
+        check_finite(chunk, start)
+        if self.check is not None:
+            self.check(chunk, f" (in the chunk of rows {start} to {stop - 1})")
+        return chunk
+
+    def __iter__(self):
+        for c in range(self.n_chunks):
+            yield self.bounds(c)[0], self.read(c)
+
+
 def n_held_out(n_rows, fraction):
     """Validation rows of a split of ``n_rows``: sklearn's ShuffleSplit rounds up."""
     return math.ceil(fraction * n_rows)
@@ -288,20 +392,33 @@ class StreamData(Dataset):
     draws it for a whole array: chunk ``c`` of ``n`` rows holds out the first
     ``ceil(fraction * n)`` rows of ``RandomState(seed + c).permutation(n)``.
     For a single chunk this is skorch's ``ValidSplit`` exactly.
+
+    ``chunks`` restricts the data to some of the source's chunks (a rank's
+    shard in data-parallel training); None is all of them.
     """
 
-    def __init__(self, source, part=None, fraction=None, seed=0):
+    def __init__(self, source, part=None, fraction=None, seed=0, chunks=None):
         self.source = source
         self.part = part
         self.fraction = fraction
         self.seed = seed
+        self.chunks = chunks
+
+    @property
+    def chunk_ids(self):
+        """The source chunks this data reads, in source order."""
+        return list(range(self.source.n_chunks)) if self.chunks is None else list(self.chunks)
 
     def split(self, fraction, seed):
         """The ``(train, valid)`` pair of this data."""
         return (
-            StreamData(self.source, "train", fraction, seed),
-            StreamData(self.source, "valid", fraction, seed),
+            StreamData(self.source, "train", fraction, seed, self.chunks),
+            StreamData(self.source, "valid", fraction, seed, self.chunks),
         )
+
+    def shard(self, chunks):
+        """The same side of the split, restricted to ``chunks``."""
+        return StreamData(self.source, self.part, self.fraction, self.seed, chunks)
 
     def _rows(self, c, n):
         if self.part is None:
@@ -310,7 +427,10 @@ class StreamData(Dataset):
         perm = np.random.RandomState((self.seed + c) % 2**32).permutation(n)
         return perm[:n_valid] if self.part == "valid" else perm[n_valid:]
 
-    def _count(self, n):
+    def count(self, c):
+        """Rows of chunk ``c`` on this side of the split, without reading it."""
+        start, stop = self.source.bounds(c)
+        n = stop - start
         if self.part is None:
             return n
         n_valid = n_held_out(n, self.fraction)
@@ -323,10 +443,7 @@ class StreamData(Dataset):
         return X if rows is None else X[rows]
 
     def __len__(self):
-        return sum(
-            self._count(stop - start)
-            for start, stop in map(self.source.bounds, range(self.source.n_chunks))
-        )
+        return sum(self.count(c) for c in self.chunk_ids)
 
     def __getitem__(self, i):
         raise TypeError("StreamData is read in chunks by StreamBatchIterator, not by index.")
@@ -336,10 +453,14 @@ class StreamBatchIterator:
     """Minibatches from ``StreamData``, shuffled within a bounded buffer.
 
     Each pass visits the chunks in an order drawn from ``generator``; it
-    loads ``buffer_chunks`` of them at a time, draws a permutation of the
+    loads ``buffer_chunks`` of them at a time into one preallocated buffer
+    (each chunk is copied in and released as it is read, so memory holds
+    the buffer and the chunk being read), draws a permutation of the
     buffer's rows and yields full minibatches, carrying the remainder into
     the next buffer. Memory is bounded by the buffer, whatever the data's
     size. With one chunk, the batches are those of ``BatchIterator``.
+    ``n_batches`` stops a pass after that many batches (data-parallel
+    ranks take the same number of steps whatever their shard's size).
     """
 
     def __init__(
@@ -350,6 +471,7 @@ class StreamBatchIterator:
         drop_singleton=False,
         device="cpu",
         buffer_chunks=SHUFFLE_BUFFER_CHUNKS,
+        n_batches=None,
     ):
         self.data = data
         self.batch_size = batch_size
@@ -357,26 +479,38 @@ class StreamBatchIterator:
         self.drop_singleton = drop_singleton
         self.device = device
         self.buffer_chunks = buffer_chunks
+        self.n_batches = n_batches
+        # Set by a data-parallel net: the rank's loss weight (see BatchIterator).
+        self.weight = 1.0
 
     def __len__(self):
+        if self.n_batches is not None:
+            return self.n_batches
         return _n_batches(len(self.data), self.batch_size, self.drop_singleton)
 
     def __iter__(self):
-        n_chunks = self.data.source.n_chunks
-        order = list(range(n_chunks))
-        if self.generator is not None and n_chunks > 1:
-            order = torch.randperm(n_chunks, generator=self.generator).tolist()
-        groups = [order[i : i + self.buffer_chunks] for i in range(0, n_chunks, self.buffer_chunks)]
-        carry = None
+        order = self.data.chunk_ids
+        if self.generator is not None and len(order) > 1:
+            order = [order[i] for i in torch.randperm(len(order), generator=self.generator)]
+        groups = [
+            order[i : i + self.buffer_chunks] for i in range(0, len(order), self.buffer_chunks)
+        ]
+        capacity = max((sum(map(self.data.count, g)) for g in groups), default=0)
+        buffer = torch.empty(
+            (capacity + self.batch_size, self.data.source.shape[1]),
+            dtype=torch.float32,
+            device=self.device,
+        )
+        n_carry, yielded, limit = 0, 0, len(self)
         for g, group in enumerate(groups):
-            parts = [part for part in map(self.data.chunk, group) if len(part)]
-            if carry is not None and len(carry):
-                parts.insert(0, carry)
-            if not parts:
+            n_rows = n_carry
+            for c in group:
+                chunk = self.data.chunk(c)
+                buffer[n_rows : n_rows + len(chunk)].copy_(as_tensor(chunk))
+                n_rows += len(chunk)
+                del chunk
+            if n_rows == 0:
                 continue
-            buffer = parts[0] if len(parts) == 1 else np.concatenate(parts)
-            buffer = as_tensor(buffer, device=self.device)
-            n_rows = len(buffer)
             perm = None
             if self.generator is not None:
                 perm = torch.randperm(n_rows, generator=self.generator).to(self.device)
@@ -385,13 +519,22 @@ class StreamBatchIterator:
             if last and self.drop_singleton and n_rows > 1 and n_rows % self.batch_size == 1:
                 n_out -= 1
             for start in range(0, n_out, self.batch_size):
+                if yielded == limit:
+                    return
                 stop = min(start + self.batch_size, n_out)
                 Xb = (
                     buffer[start:stop] if perm is None else buffer.index_select(0, perm[start:stop])
                 )
+                yielded += 1
                 yield Xb, Xb
-            rest = buffer[n_out:] if perm is None else buffer.index_select(0, perm[n_out:])
-            carry = rest.cpu().numpy()
+            # A copy: the rest and the buffer's front can overlap.
+            rest = (
+                buffer[n_out:n_rows].clone()
+                if perm is None
+                else buffer.index_select(0, perm[n_out:])
+            )
+            n_carry = len(rest)
+            buffer[:n_carry] = rest
 
 
 class TrainValidSplit:

@@ -8,15 +8,27 @@ SHARED_PARAMETERS = """\
     n_components : int, default=2
         Size of the code (the output of ``transform``).
 
+    network : Network or None, default=None
+        The architecture, as a spec from :mod:`sk_autoencoder.networks`
+        (:class:`~sk_autoencoder.networks.MLPNetwork`,
+        :class:`~sk_autoencoder.networks.ConvNetwork`, or a subclass of
+        :class:`~sk_autoencoder.networks.Network` of your own). ``fit``
+        builds a fresh module from it; its parameters are searchable as
+        ``network__<param>``. None trains the MLP described by
+        ``hidden_layer_sizes``, ``activation``, ``dropout`` and
+        ``batch_norm``, which must then be left at their defaults when a
+        network is given.
+
     hidden_layer_sizes : int or tuple of int, default=(256, 128)
         Widths of the encoder's hidden layers, input side first. The decoder
         uses the same widths in reverse. ``()`` gives a network with no
-        hidden layer.
+        hidden layer. Only used when ``network`` is None.
 
     activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
 "identity"}, default="relu"
         Activation after every hidden layer. With ``"identity"`` the
-        autoencoder is linear and learns the principal subspace.
+        autoencoder is linear and learns the principal subspace. Only used
+        when ``network`` is None.
 
     output_activation : {"auto", "identity", "sigmoid"}, default="identity"
         Activation of the decoder's last layer. ``"sigmoid"`` bounds the
@@ -37,10 +49,11 @@ SHARED_PARAMETERS = """\
 
     dropout : float, default=0.0
         Dropout probability after every hidden activation, during training
-        only.
+        only. Only used when ``network`` is None.
 
     batch_norm : bool, default=False
         Whether to add batch normalisation before every hidden activation.
+        Only used when ``network`` is None.
 
     noise : {"gaussian", "masking"} or None, default=None
         Denoising: corrupt each training batch and learn to reconstruct the
@@ -61,8 +74,9 @@ SHARED_PARAMETERS = """\
         random projection (Hutchinson's estimator, unbiased).
 
     alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (not the biases), applied
-        as Adam's ``weight_decay``.
+        Strength of the L2 penalty on the weights (every weight matrix and
+        convolution kernel; not the biases or batch-norm parameters),
+        applied as Adam's ``weight_decay``.
 
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``min(256, n_samples)``.
@@ -70,16 +84,38 @@ SHARED_PARAMETERS = """\
     learning_rate_init : float, default=1e-3
         Adam's learning rate at the start of training.
 
-    learning_rate : {"constant", "cosine", "adaptive"}, default="constant"
+    learning_rate : {"constant", "cosine", "onecycle", "adaptive"}, \
+default="constant"
         How the learning rate moves during ``fit`` (skorch's
-        ``LRScheduler``, stepped once per epoch). ``"cosine"`` anneals it
-        from ``learning_rate_init`` to 0 over ``max_iter`` epochs;
-        ``"adaptive"`` divides it by 5 whenever the monitored loss (see
-        ``early_stopping``) has not improved by the relative ``tol`` for
-        ``max(n_iter_no_change // 2, 1)`` epochs. ``partial_fit`` trains at
-        the constant ``learning_rate_init``, also when it continues a model
-        that ``fit`` trained under a schedule. The rate of each epoch is in
-        ``net_.history[:, "event_lr"]``.
+        ``LRScheduler``). ``"cosine"`` anneals it from
+        ``learning_rate_init`` to 0 over ``max_iter`` epochs, stepped per
+        epoch; ``"onecycle"`` (torch's ``OneCycleLR``, stepped per batch)
+        warms it up from ``learning_rate_init / 25`` over the first tenth of
+        the fit's batches, then anneals it to about 0 by the end of epoch
+        ``max_iter``; ``"adaptive"`` divides it by 5 whenever the monitored
+        loss (see ``early_stopping``) has not improved by the relative
+        ``tol`` for ``max(n_iter_no_change // 2, 1)`` epochs. A fit that
+        runs a cosine or one-cycle schedule to ``max_iter`` has done what
+        it planned and raises no ``ConvergenceWarning``; under the others,
+        reaching ``max_iter`` before the stopping rule does raises one.
+        ``partial_fit`` trains at the constant ``learning_rate_init``, also
+        when it continues a model that ``fit`` trained under a schedule.
+        The rates are in ``net_.history[:, "event_lr"]`` (per epoch) or
+        ``net_.history[:, "batches", :, "event_lr"]`` (per batch).
+
+    init : {"random", "pca"}, default="random"
+        Where training starts. ``"random"``: torch's default
+        initialisation. ``"pca"``: PCA of the training rows (the validation
+        split held out), with the network as a gated residual
+        (``codes = P(x - mean) + g f(x)``, ``x_hat = mean + P^T codes +
+        g' h(codes)``, gates starting at 0), so the untrained model *is*
+        PCA and training learns what PCA misses. With ``early_stopping``
+        the initial weights are scored on the validation split first and
+        kept when no epoch beats them: the validation error can only end
+        at or below PCA's. Needs an identity output (``"auto"`` resolves to
+        it) and is not available to the variational autoencoder. Out of
+        core, the PCA is an ``IncrementalPCA`` over the chunks (one extra
+        pass).
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -123,6 +159,29 @@ SHARED_PARAMETERS = """\
 
     device : {"cpu", "cuda", "auto"}, default="cpu"
         Where to train and infer; ``"auto"`` picks CUDA when available.
+
+    distributed : int, "torchrun", "dask" or None, default=None
+        Data-parallel training of one model by several processes, through
+        ``torch.distributed`` (``DistributedDataParallel``; gloo on the
+        CPU, nccl on CUDA, one GPU per rank). An int N starts N local
+        ranks with torch's elastic launcher and returns here fitted, as a
+        one-process fit would; in-memory X reaches them as one temporary
+        memory-mapped file, and memmap, zarr and h5py sources are opened by
+        reference, each rank reading only its own chunks. ``"torchrun"``
+        joins the process group of a script started by ``torchrun`` (every
+        rank ends with the same model; ``save`` writes from rank 0 only).
+        ``"dask"`` runs one rank per worker of the active
+        ``distributed.Client``, each training on the partitions of a dask
+        array that live on it. ``batch_size`` is the global batch, split
+        across the ranks, and epoch losses are averaged over them, so
+        stopping and schedules agree everywhere. ``fit`` only:
+        ``partial_fit`` trains in the calling process and refuses it. None
+        trains in this process.
+
+    distributed_timeout : float, default=300.0
+        Seconds a rank waits for the others (rendezvous, every collective)
+        before the fit fails; also bounds how long a failure on one rank
+        takes to stop the others.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split,

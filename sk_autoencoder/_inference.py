@@ -84,12 +84,19 @@ class InferenceMixin:
         return _persistence.save(self, path)
 
     @classmethod
-    def load(cls, path, device=None):
+    def load(cls, path, device=None, trusted=None):
         """Load an estimator saved by :meth:`save`; never executes code from the file.
 
         The file is checked before anything is built: a newer format
         version, a truncated or modified file, tensors that do not match
-        the metadata, or a model of another class raise ``ValueError``.
+        the metadata, parameters that fail validation, or a model of
+        another class raise ``ValueError``.
+
+        A network spec is recorded by its class's import path, which
+        ``load`` never imports: the built-in specs (``MLPNetwork``,
+        ``ConvNetwork``) load as they are, and a spec class of your own
+        loads only when you pass it in ``trusted``; otherwise a
+        ``ValueError`` names the untrusted type.
 
         Parameters
         ----------
@@ -97,13 +104,16 @@ class InferenceMixin:
         device : str or None, default=None
             Where to put the network; None keeps the saved device, or the
             CPU when the model was trained on a GPU that is not available.
+        trusted : sequence of Network subclasses, default=None
+            Network spec classes that the file may name, besides the
+            built-in ones.
 
         Returns
         -------
         estimator : instance of cls
             The fitted estimator.
         """
-        return _persistence.load(cls, path, device=device)
+        return _persistence.load(cls, path, device=device, trusted=trusted)
 
     def to_onnx(self, part="encoder", path=None):
         """Export part of the fitted network to ONNX (float32, dynamic batch axis).

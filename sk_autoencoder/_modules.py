@@ -1,7 +1,8 @@
-"""PyTorch modules: the MLP encoder/decoder pair.
+"""PyTorch building blocks: layers with seeded initialisation, the MLP pair.
 
 Nothing in this file knows about scikit-learn or skorch; the modules can be
-used, saved and fine-tuned in plain PyTorch.
+used, saved and fine-tuned in plain PyTorch. The network specs of
+``sk_autoencoder.networks`` assemble their modules from these blocks.
 """
 
 import math
@@ -111,6 +112,12 @@ def make_mlp(
     return nn.Sequential(layers)
 
 
+def _generator(seed, generator):
+    if generator is not None or seed is None:
+        return generator
+    return torch.Generator().manual_seed(seed)
+
+
 class MLPAutoencoder(nn.Module):
     """A multilayer-perceptron autoencoder with a mirrored decoder.
 
@@ -131,6 +138,8 @@ class MLPAutoencoder(nn.Module):
     seed : int or None, default=None
         Seeds the initial weights through a generator of the module's own;
         None draws them from torch's global generator, as ``nn.Linear`` does.
+    generator : torch.Generator or None, default=None
+        Draws the initial weights instead (``seed`` is then ignored).
 
     Attributes
     ----------
@@ -150,10 +159,11 @@ class MLPAutoencoder(nn.Module):
         dropout=0.0,
         batch_norm=False,
         seed=None,
+        generator=None,
     ):
         super().__init__()
         hidden = tuple(hidden_layer_sizes)
-        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        generator = _generator(seed, generator)
         common = dict(
             activation=activation, dropout=dropout, batch_norm=batch_norm, generator=generator
         )
@@ -201,10 +211,11 @@ class VariationalMLPAutoencoder(nn.Module):
         dropout=0.0,
         batch_norm=False,
         seed=None,
+        generator=None,
     ):
         super().__init__()
         hidden = tuple(hidden_layer_sizes)
-        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        generator = _generator(seed, generator)
         common = dict(
             activation=activation, dropout=dropout, batch_norm=batch_norm, generator=generator
         )
@@ -228,6 +239,181 @@ class VariationalMLPAutoencoder(nn.Module):
         """Return the posterior ``(mean, log_var)``, each ``(n, n_components)``."""
         h = self.encoder.trunk(X)
         return self.encoder.linear_mean(h), self.linear_log_var(h)
+
+    def forward(self, X):
+        return self.decoder(self.encoder(X))
+
+
+class RoundTrip(nn.Module):
+    """``decoder(encoder(X))`` of an autoencoder module, whatever its ``forward``.
+
+    A module from a network spec only has to have ``encoder`` and
+    ``decoder``; inference and ONNX export of the round trip go through this.
+    """
+
+    def __init__(self, autoencoder):
+        super().__init__()
+        self.autoencoder = autoencoder
+
+    def forward(self, X):
+        return self.autoencoder.decoder(self.autoencoder.encoder(X))
+
+
+class CodesAndReconstruction(nn.Module):
+    """One training forward pass: ``(reconstruction, codes)`` of a batch.
+
+    The loss needs the codes (penalties) as well as the reconstruction;
+    one module computes both so that data-parallel training can wrap it in
+    ``DistributedDataParallel``, whose gradient hooks follow its forward.
+    """
+
+    def __init__(self, autoencoder):
+        super().__init__()
+        self.autoencoder = autoencoder
+
+    def forward(self, X):
+        codes = self.autoencoder.encoder(X)
+        return self.autoencoder.decoder(codes), codes
+
+
+class SampledReconstruction(nn.Module):
+    """A variational training pass: ``(reconstruction, mean, log_var)``.
+
+    In training mode the decoder gets ``mean + exp(log_var / 2) * eps``, with
+    ``eps`` standard normal from ``generator`` (the reparameterisation
+    trick); in eval mode the mean.
+    """
+
+    def __init__(self, autoencoder):
+        super().__init__()
+        self.autoencoder = autoencoder
+
+    def forward(self, X, generator=None):
+        mean, log_var = self.autoencoder.encode_stats(X)
+        # Keeps exp() finite when an update overshoots.
+        log_var = log_var.clamp(-30.0, 20.0)
+        codes = mean
+        if self.autoencoder.training:
+            noise = torch.randn(
+                mean.shape, generator=generator, dtype=mean.dtype, device=mean.device
+            )
+            codes = mean + torch.exp(0.5 * log_var) * noise
+        return self.autoencoder.decoder(codes), mean, log_var
+
+
+class Narrow(nn.Module):
+    """Keep the first ``width`` columns of a ``(n, m)`` input."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.width = width
+
+    def forward(self, X):
+        return X[:, : self.width]
+
+    def extra_repr(self):
+        return f"width={self.width}"
+
+
+class GaussianEncoderAutoencoder(nn.Module):
+    """A variational autoencoder assembled from any encoder/decoder pair.
+
+    ``stats_encoder`` maps inputs to ``2 * n_components`` columns: the
+    posterior means, then the log-variances. ``encoder`` (the posterior
+    mean, what ``transform`` returns) is ``stats_encoder`` followed by
+    :class:`Narrow`, so it exports and reuses like any encoder.
+
+    Parameters
+    ----------
+    stats_encoder : nn.Module
+        ``(n, n_features) -> (n, 2 * n_components)``.
+    decoder : nn.Module
+        ``(n, n_components) -> (n, n_features)``.
+    n_components : int
+    """
+
+    def __init__(self, stats_encoder, decoder, n_components):
+        super().__init__()
+        self.encoder = nn.Sequential(OrderedDict(stats=stats_encoder, mean=Narrow(n_components)))
+        self.decoder = decoder
+        self.n_components = n_components
+
+    def encode_stats(self, X):
+        """Return the posterior ``(mean, log_var)``, each ``(n, n_components)``."""
+        stats = self.encoder.stats(X)
+        return stats[:, : self.n_components], stats[:, self.n_components :]
+
+    def forward(self, X):
+        return self.decoder(self.encoder(X))
+
+
+class PCAEncoder(nn.Module):
+    """``(X - mean) @ components.T + gate * encoder(X)``: PCA plus a learnt residual.
+
+    ``gate`` starts at 0, so the module starts as PCA's projection; the
+    residual ``encoder`` learns what a linear map misses.
+    """
+
+    def __init__(self, encoder, n_features, n_components):
+        super().__init__()
+        self.pca_mean = nn.Parameter(torch.zeros(n_features, dtype=torch.float32))
+        self.pca_components = nn.Parameter(
+            torch.zeros(n_components, n_features, dtype=torch.float32)
+        )
+        self.residual = encoder
+        self.gate = nn.Parameter(torch.zeros((), dtype=torch.float32))
+
+    def forward(self, X):
+        linear = (X - self.pca_mean) @ self.pca_components.t()
+        return linear + self.gate * self.residual(X)
+
+
+class PCADecoder(nn.Module):
+    """``mean + codes @ components + gate * decoder(codes)``: PCA's inverse plus a residual."""
+
+    def __init__(self, decoder, n_features, n_components):
+        super().__init__()
+        self.pca_mean = nn.Parameter(torch.zeros(n_features, dtype=torch.float32))
+        self.pca_components = nn.Parameter(
+            torch.zeros(n_components, n_features, dtype=torch.float32)
+        )
+        self.residual = decoder
+        self.gate = nn.Parameter(torch.zeros((), dtype=torch.float32))
+
+    def forward(self, Z):
+        return self.pca_mean + Z @ self.pca_components + self.gate * self.residual(Z)
+
+
+class PCAResidualAutoencoder(nn.Module):
+    """An autoencoder that starts as PCA: linear PCA paths plus gated residual networks.
+
+    ``codes = P (x - mean) + g_e f(x)`` and ``x_hat = mean + Q^T codes +
+    g_d h(codes)``, with ``P = Q`` PCA's components and the gates ``g_e``,
+    ``g_d`` starting at 0: before any training step the module computes
+    PCA's codes and reconstructions exactly, and training can only move
+    away from them where the loss falls. ``f`` and ``h`` are the encoder
+    and decoder of any autoencoder module (an MLP, a conv net, yours).
+
+    Parameters
+    ----------
+    autoencoder : nn.Module
+        With ``encoder`` and ``decoder``: the residual networks.
+    n_features, n_components : int
+    mean : array-like of shape (n_features,), optional
+    components : array-like of shape (n_components, n_features), optional
+        PCA's mean and components (rows); without them the PCA paths start
+        at zero, for a module whose weights are loaded next.
+    """
+
+    def __init__(self, autoencoder, n_features, n_components, mean=None, components=None):
+        super().__init__()
+        self.encoder = PCAEncoder(autoencoder.encoder, n_features, n_components)
+        self.decoder = PCADecoder(autoencoder.decoder, n_features, n_components)
+        if mean is not None:
+            with torch.no_grad():
+                for part in (self.encoder, self.decoder):
+                    part.pca_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+                    part.pca_components.copy_(torch.as_tensor(components, dtype=torch.float32))
 
     def forward(self, X):
         return self.decoder(self.encoder(X))

@@ -28,7 +28,7 @@ from skorch.utils import to_tensor
 from torch.utils.data import Dataset, Subset
 
 from ._data import BatchIterator, StreamBatchIterator, StreamData, TensorData, as_tensor
-from ._modules import Dropout
+from ._modules import CodesAndReconstruction, Dropout, RoundTrip, SampledReconstruction
 
 # Inference chunks hold about this many activations of the widest layer.
 _INFERENCE_ELEMENTS = 1 << 23
@@ -49,6 +49,73 @@ class DivergenceCheck(Callback):
             raise TrainingDiverged(f"the training loss became {loss} at epoch {epoch}")
         if not module_is_finite(net.module_):
             raise TrainingDiverged(f"the weights became non-finite at epoch {epoch}")
+
+
+class DataParallel:
+    """Holds a net's ``DistributedDataParallel`` wrapper.
+
+    A plain holder, not an ``nn.Module`` attribute of the net: skorch would
+    register a module attribute as a component of its own (device moves,
+    train/eval switches, pickling), and this one shares ``module_``'s
+    parameters and lives only while the ranks train.
+    """
+
+    def __init__(self, module):
+        self.module = module
+
+
+class AverageAcrossRanks(Callback):
+    """Replace each epoch's losses by their mean over the data-parallel ranks.
+
+    Each rank's ``train_loss`` / ``valid_loss`` averages its own batches;
+    weighted by their rows, the mean over ranks is the one-process epoch
+    loss, so the stopping rule, the schedules and ``n_iter_`` agree on every
+    rank. Runs before every callback that reads the losses.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        for prefix in ("train", "valid"):
+            key = f"{prefix}_loss"
+            if key not in row:
+                continue
+            rows = sum(b.get(f"{prefix}_batch_size", 0) for b in row["batches"])
+            net.history.record(key, net.rank_mean(float(row[key]), rows))
+
+
+class KeepStartIfBest(Callback):
+    """With a validation split: keep the initial weights unless an epoch beats them.
+
+    Before the first training step, the initial module is scored on the
+    validation split (the same loss, batches and weighting as skorch's
+    ``valid_loss``) and its weights are kept aside. When training ends,
+    after ``EarlyStopping`` has restored the best epoch, the initial weights
+    come back if their loss is at or below every epoch's: a fit that starts
+    at PCA (``init="pca"``) can then only end at or below PCA's validation
+    error. ``loss_`` holds the initial validation loss.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.loss_, self.weights_ = None, None
+
+    def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
+        if self.loss_ is not None or dataset_valid is None:
+            return
+        total, rows = 0.0, 0
+        for batch in net.get_iterator(dataset_valid, training=False):
+            step = net.validation_step(batch)
+            total += float(step["loss"]) * len(batch[0])
+            rows += len(batch[0])
+        self.loss_ = net.rank_mean(total / max(rows, 1), rows)
+        self.weights_ = copy.deepcopy(net.module_.state_dict())
+
+    def on_train_end(self, net, **kwargs):
+        if self.loss_ is None:
+            return
+        valid = [row["valid_loss"] for row in net.history if "valid_loss" in row]
+        if not valid or self.loss_ <= min(valid):
+            net.module_.load_state_dict(self.weights_)
+        self.weights_ = None  # a copy of the module is not worth pickling
 
 
 def module_is_finite(module):
@@ -101,6 +168,16 @@ class AutoencoderNet(NeuralNet):
         Weight of the L1 penalty on the codes.
     contractive : float, default=0.0
         Weight of the squared Frobenius norm of the encoder's Jacobian.
+    shard : Shard or None, default=None
+        This process's rank in data-parallel training (``_distributed``):
+        batches are the rank's share of the global ones, the training
+        forward pass runs through ``DistributedDataParallel``, and the
+        epoch losses are averaged over the ranks. None trains alone.
+    weight_decay : float, default=0.0
+        Adam's weight decay on every weight tensor (matrices and
+        convolution kernels: the parameters with two or more dimensions),
+        not on biases, normalisation parameters or a PCA initialisation's
+        components.
     """
 
     def __init__(
@@ -111,6 +188,8 @@ class AutoencoderNet(NeuralNet):
         noise_level=0.1,
         sparsity=0.0,
         contractive=0.0,
+        weight_decay=0.0,
+        shard=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -119,20 +198,57 @@ class AutoencoderNet(NeuralNet):
         self.noise_level = noise_level
         self.sparsity = sparsity
         self.contractive = contractive
+        self.weight_decay = weight_decay
+        self.shard = shard
+
+    # The module computing one training pass (see _modules).
+    _forward_class = CodesAndReconstruction
 
     def initialize(self):
         super().initialize()
         self.generator_ = self._fresh_generator()
+        self.ddp_, self._train_iterator = None, None
+        if self.shard is not None and self.shard.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device = torch.device(self.device)
+            self.ddp_ = DataParallel(
+                DistributedDataParallel(
+                    self._forward_class(self.module_),
+                    device_ids=[device] if device.type == "cuda" else None,
+                )
+            )
         return self
 
     def _fresh_generator(self):
         """The generator of dropout, noise, probes and reparameterisation.
 
         Its seed is derived from ``seed`` so that its stream does not repeat
-        the weights' (seeded by ``seed``) or the shuffles'.
+        the weights' (seeded by ``seed``) or the shuffles'; each rank of a
+        data-parallel fit draws its own stream, for its own rows.
         """
-        noise_seed = int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
+        key = [self.seed, 1]
+        if self.shard is not None and self.shard.world > 1:
+            key.append(self.shard.rank)
+        noise_seed = int(np.random.SeedSequence(key).generate_state(1)[0])
         return torch.Generator(device=self.device).manual_seed(noise_seed)
+
+    def end_data_parallel(self):
+        """Drop the DDP wrapper and the shard: a trained net trains alone from now on."""
+        self.ddp_ = None
+        self.shard = None
+        self._train_iterator = None
+
+    def rank_mean(self, value, weight):
+        """``value`` averaged over the ranks, weighted by ``weight`` (itself alone)."""
+        if self.shard is None or self.shard.world == 1:
+            return value
+        import torch.distributed as dist
+
+        device = "cuda" if torch.device(self.device).type == "cuda" else "cpu"
+        total = torch.tensor([value * weight, float(weight)], dtype=torch.float64, device=device)
+        dist.all_reduce(total)
+        return float(total[0] / total[1])
 
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
@@ -151,6 +267,9 @@ class AutoencoderNet(NeuralNet):
 
     def __getstate__(self):
         state = super().__getstate__()
+        # A process group's wrapper cannot travel; a trained net has none.
+        for key in ("ddp_", "_train_iterator"):
+            state.pop(key, None)
         # A CUDA generator cannot be unpickled where CUDA is missing: keep its
         # device and state, and rebuild it in __setstate__.
         generator = state.pop("generator_", None)
@@ -160,6 +279,8 @@ class AutoencoderNet(NeuralNet):
 
     def __setstate__(self, state):
         saved = state.pop("_generator_state", None)
+        state.setdefault("ddp_", None)
+        state.setdefault("shard", None)
         super().__setstate__(state)
         if saved is not None:
             device, rng_state = saved
@@ -170,6 +291,22 @@ class AutoencoderNet(NeuralNet):
                 # Moved between device types (a GPU-trained net loaded on a
                 # CPU): the stream cannot carry over, so reseed it.
                 self.generator_ = self._fresh_generator()
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        named = list(named_parameters)
+        if prefix != "optimizer" or not self.weight_decay:
+            return super().get_params_for_optimizer(prefix, named)
+        # Weight tensors in a group of their own, first and in reverse order,
+        # as skorch's param_groups patterns order a matched group, so that
+        # optimizer states saved before this override load unchanged. A
+        # second group costs a second optimizer pass, hence only with decay.
+        decayed = [p for name, p in named if _decays(name, p)][::-1]
+        rest = [p for name, p in named if not _decays(name, p)]
+        _, kwargs = super().get_params_for_optimizer(prefix, [])
+        groups = [{"params": decayed, "weight_decay": self.weight_decay}]
+        if rest:
+            groups.append({"params": rest})
+        return (groups,), kwargs
 
     def get_dataset(self, X, y=None):
         if y is not None:
@@ -184,17 +321,56 @@ class AutoencoderNet(NeuralNet):
             generator = torch.Generator().manual_seed(self.seed + len(self.history))
         batch_size = self.batch_size if training else self._inference_rows(self.module_)
         drop_singleton = training and self._has_batch_norm()
+        shard = self.shard if self.shard is not None and self.shard.world > 1 else None
         if isinstance(dataset, StreamData):
+            iterator = self._stream_iterator(dataset, batch_size, generator, drop_singleton, shard)
+        else:
+            indices = None
+            if isinstance(dataset, Subset) and isinstance(dataset.dataset, TensorData):
+                indices = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+                dataset = dataset.dataset
+            if not isinstance(dataset, TensorData):
+                return super().get_iterator(dataset, training=training)
+            iterator = BatchIterator(
+                dataset.X, indices, batch_size, generator, drop_singleton, shard=shard
+            )
+        if training:
+            self._train_iterator = iterator
+        return iterator
+
+    def _stream_iterator(self, dataset, batch_size, generator, drop_singleton, shard):
+        """Streamed batches; a rank's are its share of each global batch, as many as any rank's."""
+        if shard is None or generator is None:
             return StreamBatchIterator(
                 dataset, batch_size, generator, drop_singleton, device=self.device
             )
-        indices = None
-        if isinstance(dataset, Subset) and isinstance(dataset.dataset, TensorData):
-            indices = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
-            dataset = dataset.dataset
-        if not isinstance(dataset, TensorData):
-            return super().get_iterator(dataset, training=training)
-        return BatchIterator(dataset.X, indices, batch_size, generator, drop_singleton)
+        # The dataset is this rank's chunks already; its batches are its
+        # share of the global batch, and every rank stops after as many as
+        # the smallest shard holds (DDP needs the same steps everywhere).
+        start, stop = shard.span(batch_size)
+        local = max(stop - start, 1)
+        n_batches = len(dataset) // local
+        if drop_singleton and local == 1:
+            raise ValueError(
+                f"batch_size={batch_size} over {shard.world} ranks gives batches of one "
+                "row per rank, which batch norm cannot train on; raise batch_size."
+            )
+        import torch.distributed as dist
+
+        count = torch.tensor([n_batches], dtype=torch.int64)
+        if torch.device(self.device).type == "cuda":
+            count = count.cuda()
+        dist.all_reduce(count, op=dist.ReduceOp.MIN)
+        iterator = StreamBatchIterator(
+            dataset,
+            local,
+            generator,
+            drop_singleton,
+            device=self.device,
+            n_batches=int(count.item()),
+        )
+        iterator.weight = shard.world * local / batch_size
+        return iterator
 
     def notify(self, method_name, **cb_kwargs):
         # Same calls as skorch's notify, minus the callbacks that inherit the
@@ -217,7 +393,12 @@ class AutoencoderNet(NeuralNet):
             X_in = X_in.detach().requires_grad_(True)
         y_pred = self.infer(X_in, **fit_params)
         loss = self.get_loss(y_pred, yi, X=X_in, training=True)
-        loss.backward()
+        if self.ddp_ is not None:
+            # DDP averages the ranks' gradients; the weight makes the average
+            # that of the global batch's mean loss when ranks' shares differ.
+            (loss * self._train_iterator.weight).backward()
+        else:
+            loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def corrupt(self, X):
@@ -232,8 +413,13 @@ class AutoencoderNet(NeuralNet):
     def infer(self, x, **fit_params):
         """Return ``(reconstruction, codes)`` for the batch ``x``."""
         x = self._check_infer_input(x, fit_params)
-        codes = self.module_.encoder(x)
-        return self.module_.decoder(codes), codes
+        return self._forward(x)
+
+    def _forward(self, x, *args):
+        # Through DDP when training data-parallel: its hooks follow forward().
+        if self.ddp_ is not None and self.module_.training:
+            return self.ddp_.module(x, *args)
+        return self._forward_class(self.module_)(x, *args)
 
     def _check_infer_input(self, x, fit_params):
         if fit_params:
@@ -264,8 +450,12 @@ class AutoencoderNet(NeuralNet):
 
     @staticmethod
     def _inference_rows(module):
-        widths = [max(p.shape) for p in module.parameters() if p.ndim == 2]
-        return max(1, _INFERENCE_ELEMENTS // max(widths, default=1))
+        # build_module records the widest activation per row (a convolution's
+        # feature maps can be far wider than any weight matrix).
+        width = getattr(module, "activation_width", None)
+        if width is None:
+            width = max((max(p.shape) for p in module.parameters() if p.ndim == 2), default=1)
+        return max(1, _INFERENCE_ELEMENTS // width)
 
     def encode(self, X):
         """Return the codes of ``X`` as an array of ``X``'s float dtype."""
@@ -277,7 +467,7 @@ class AutoencoderNet(NeuralNet):
 
     def reconstruct(self, X):
         """Return ``decode(encode(X))``, computed without leaving torch."""
-        return self._apply(self.module_, X)
+        return self._apply(RoundTrip(self.module_), X)
 
     def _apply(self, module, X):
         """Run ``module`` on ``X`` in chunks, in eval mode, without gradients.
@@ -291,7 +481,7 @@ class AutoencoderNet(NeuralNet):
         if dtype == torch.float64:
             module = copy.deepcopy(module).double()
         module.eval()
-        rows = self._inference_rows(module)
+        rows = self._inference_rows(self.module_)
         out = None
         with torch.no_grad():
             for start in range(0, len(X), rows):
@@ -337,16 +527,12 @@ class VariationalNet(AutoencoderNet):
         super().__init__(*args, **kwargs)
         self.beta = beta
 
+    _forward_class = SampledReconstruction
+
     def infer(self, x, **fit_params):
         """Return ``(reconstruction, mean, log_var)`` for the batch ``x``."""
         x = self._check_infer_input(x, fit_params)
-        mean, log_var = self.module_.encode_stats(x)
-        # Keeps exp() finite when an update overshoots.
-        log_var = log_var.clamp(-30.0, 20.0)
-        codes = mean
-        if self.module_.training:
-            codes = mean + torch.exp(0.5 * log_var) * randn_like(mean, self.generator_)
-        return self.module_.decoder(codes), mean, log_var
+        return self._forward(x, self.generator_)
 
     def reconstruction_loss(self, reconstruction, X):
         loss = self.criterion_(reconstruction, X)
@@ -359,6 +545,15 @@ class VariationalNet(AutoencoderNet):
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1).mean()
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         return loss + self.beta * kl / y_true.shape[1]
+
+
+def _decays(name, parameter):
+    """Whether weight decay applies: weight tensors, but not PCA's paths.
+
+    Adam's L2 term would dominate the small gradients of a PCA
+    initialisation's mean and components and walk them to zero.
+    """
+    return parameter.ndim >= 2 and ".pca_" not in f".{name}"
 
 
 def is_incremental(net):

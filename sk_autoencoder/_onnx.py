@@ -22,6 +22,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import import_optional
+from ._modules import RoundTrip
 
 PARTS = ("encoder", "decoder", "autoencoder", "error")
 OPSET = 18
@@ -48,8 +49,8 @@ def part_module(estimator, part):
     selected = {
         "encoder": module.encoder,
         "decoder": module.decoder,
-        "autoencoder": module,
-        "error": ReconstructionError(module),
+        "autoencoder": RoundTrip(module),
+        "error": ReconstructionError(RoundTrip(module)),
     }[part]
     return selected.eval(), width, name.get(part, "error")
 

@@ -11,12 +11,15 @@ every tensor's bytes detects truncation and tampering.
 Loading reads tensors with ``safetensors`` (no ``torch.load``, no pickle),
 checks everything against the metadata, and only then builds the estimator:
 an error leaves nothing half-loaded behind.
+
+A network spec is saved as its class's import path and its parameters.
+``load`` never imports what a file names: the built-in specs are known, and
+a user's spec class loads only when the caller passes it in ``trusted``.
 """
 
 import hashlib
 import json
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +27,14 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import import_optional
+from ._validation import warn_at_caller
+from .networks import ConvNetwork, MLPNetwork
+from .networks._base import Network, check_importable, qualified_name, validate_network
 
 FORMAT = "sk_autoencoder"
-FORMAT_VERSION = 1
+# 2: the network spec and the parameters added with it.
+FORMAT_VERSION = 2
+BUILTIN_NETWORKS = (MLPNetwork, ConvNetwork)
 METADATA_KEY = "sk_autoencoder"
 WEIGHTS_FILE = "weights.safetensors"
 METADATA_FILE = "metadata.json"
@@ -62,6 +70,63 @@ def _jsonable(value):
     return value
 
 
+def _network_entry(network):
+    """``{"class": import path, "params": ...}`` of a spec, or a ValueError."""
+    check_importable(network)
+    params = network.get_params(deep=False)
+    entry = {"class": qualified_name(type(network)), "params": {}}
+    for key, value in params.items():
+        value = _jsonable(value)
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Cannot save {type(network).__name__}: its parameter {key}={value!r} is "
+                "not JSON-able. Network specs take numbers, strings, booleans, None and "
+                "tuples of them."
+            ) from None
+        entry["params"][key] = value
+    return entry
+
+
+def _tuples(value):
+    """JSON lists back to tuples, as specs and estimators take sequences."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def _network_from(entry, trusted, path):
+    """Rebuild a spec from its saved entry, from the built-in or trusted classes only."""
+    if trusted is None:
+        trusted = ()
+    elif isinstance(trusted, type):
+        trusted = (trusted,)
+    for cls in trusted:
+        if not (isinstance(cls, type) and issubclass(cls, Network)):
+            raise TypeError(
+                f"trusted must hold Network subclasses (the classes themselves), got {cls!r}."
+            )
+    known = {qualified_name(cls): cls for cls in (*BUILTIN_NETWORKS, *trusted)}
+    name = entry.get("class") if isinstance(entry, dict) else None
+    if name not in known:
+        raise ValueError(
+            f"{path} holds a network of the untrusted type {name!r}. load() never imports "
+            "a class a file names; if you trust this file, import the class yourself and "
+            f"pass it: load(path, trusted=[{str(name).rsplit('.', 1)[-1]}]). Trusted now: "
+            f"{sorted(known)}."
+        )
+    params = entry.get("params")
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: the network entry has no parameters.")
+    try:
+        network = known[name](**{k: _tuples(v) for k, v in params.items()})
+    except TypeError as exc:
+        raise ValueError(f"{path}: the saved parameters do not fit {name}: {exc}") from None
+    validate_network(network)
+    return network
+
+
 def _versions():
     import sklearn
     import skorch
@@ -77,21 +142,44 @@ def _versions():
     }
 
 
+def _module_tensors(module):
+    """The module's state as ``(tensors, aliases)``: tied tensors stored once.
+
+    A spec may share a tensor between layers (tied weights); safetensors
+    stores each tensor once, and ``aliases`` maps the other names to it.
+    """
+    tensors, aliases, seen = {}, {}, {}
+    for name, tensor in module.state_dict().items():
+        key = (
+            tensor.untyped_storage().data_ptr(),
+            tensor.storage_offset(),
+            tuple(tensor.shape),
+            tuple(tensor.stride()),
+            tensor.dtype,
+        )
+        if tensor.numel() and key in seen:
+            aliases[f"module.{name}"] = seen[key]
+        else:
+            seen[key] = f"module.{name}"
+            tensors[f"module.{name}"] = tensor
+    return tensors, aliases
+
+
 def _tensors_and_metadata(estimator):
     net = estimator.net_
-    tensors = {f"module.{k}": v for k, v in net.module_.state_dict().items()}
+    tensors, aliases = _module_tensors(net.module_)
     optimizer = net.optimizer_.state_dict()
     for index, state in optimizer["state"].items():
         for key, value in state.items():
             tensors[f"optimizer.{index}.{key}"] = value
     tensors["generator"] = net.generator_.get_state()
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    params = estimator.get_params()
+    params = estimator.get_params(deep=False)
+    if params.get("network") is not None:
+        params["network"] = _network_entry(params["network"])
     if not (params["random_state"] is None or isinstance(params["random_state"], int)):
-        warnings.warn(
-            "random_state is a RandomState instance, which is saved as None.",
-            UserWarning,
-            stacklevel=3,
+        warn_at_caller(
+            "random_state is a RandomState instance, which is saved as None.", UserWarning
         )
         params["random_state"] = None
     metadata = {
@@ -107,6 +195,7 @@ def _tensors_and_metadata(estimator):
             "generator_device": str(net.generator_.device),
             "param_groups": _jsonable(optimizer["param_groups"]),
             "history": json.loads(json.dumps(net.history.to_list(), default=float)),
+            "aliases": aliases,
         },
         "tensors": {k: [str(v.dtype), list(v.shape)] for k, v in tensors.items()},
     }
@@ -124,12 +213,18 @@ def _checksum(metadata, tensors):
 def save(estimator, path):
     """Write a fitted estimator to ``path`` (a file, or a folder if it is one)."""
     check_is_fitted(estimator)
+    from ._distributed import is_writer
+
+    # Path() drops a trailing separator: look for it first.
+    folder = str(path).endswith(("/", "\\"))
+    path = Path(path)
+    if not is_writer(estimator):
+        return path  # another rank of the same torchrun fit (rank 0) writes the file
     safetensors_torch = import_optional("safetensors.torch", "export")
     tensors, metadata = _tensors_and_metadata(estimator)
     metadata["sha256"] = _checksum(metadata, tensors)
     text = json.dumps(metadata, sort_keys=True)
-    path = Path(path)
-    if path.is_dir() or str(path).endswith(("/", "\\")):
+    if folder or path.is_dir():
         path.mkdir(parents=True, exist_ok=True)
         safetensors_torch.save_file(tensors, path / WEIGHTS_FILE)
         (path / METADATA_FILE).write_text(text)
@@ -188,14 +283,21 @@ def _check(metadata, tensors, cls, path):
         raise ValueError(f"{path}: the tensors do not match the metadata's description.")
 
 
-def load(cls, path, device=None):
+def load(cls, path, device=None, trusted=None):
     """Rebuild a fitted ``cls`` from ``path``; see ``BaseAutoencoder.load``."""
     metadata, tensors = _read(path)
     _check(metadata, tensors, cls, path)
     params = dict(metadata["params"])
     if isinstance(params.get("hidden_layer_sizes"), list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    estimator = cls(**params)
+    if params.get("network") is not None:
+        params["network"] = _network_from(params["network"], trusted, path)
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"{path}: the saved parameters do not fit {cls.__name__}: {exc}") from None
+    # Parameters are checked before anything is built from them.
+    estimator._validate_params()
     for key, value in metadata["fitted"].items():
         if key == "feature_names_in_":
             value = np.asarray(value, dtype=object)
@@ -215,7 +317,14 @@ def load(cls, path, device=None):
         estimator.n_features_in_, net_meta["seed"], incremental=net_meta["incremental"]
     )
     net.initialize()
-    module_state = {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
+    aliases = net_meta.get("aliases", {})
+    if not all(isinstance(v, str) and v in tensors for v in aliases.values()):
+        raise ValueError(f"{path}: the metadata's tied tensors name tensors the file lacks.")
+    module_state = {
+        k[len("module.") :]: v
+        for k, v in [*tensors.items(), *((a, tensors[c]) for a, c in aliases.items())]
+        if k.startswith("module.")
+    }
     mine = net.module_.state_dict()
     if {k: (v.dtype, v.shape) for k, v in mine.items()} != {
         k: (v.dtype, v.shape) for k, v in module_state.items()

@@ -1,11 +1,33 @@
 """Checks of settings and values before training, with messages that name the fix."""
 
-from numbers import Integral
+import sys
+import warnings
 
 import numpy as np
 import torch
 
 from ._data import training_rows
+from .networks._mlp import hidden_sizes
+
+# Frames of these packages are between a user's call and a warning raised
+# for it (our estimators, sklearn's fit wrappers and searches, joblib, skorch).
+_INTERNAL = ("sk_autoencoder", "sklearn", "skorch", "joblib", "torch", "threadpoolctl")
+
+
+def warn_at_caller(message, category):
+    """``warnings.warn`` attributed to the first frame outside the library stack.
+
+    A fixed ``stacklevel`` points at the wrong line as soon as the call
+    comes through another path (``fit_transform``, a search, a pipeline);
+    the user's line is the first frame that is not ours or sklearn's.
+    """
+    frame, level = sys._getframe(0), 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] not in _INTERNAL:
+            break
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class ValidationMixin:
@@ -67,7 +89,8 @@ class ValidationMixin:
                 in_unit = bool(X.min() >= 0 and X.max() <= 1)
         output = self.output_activation
         if output == "auto":
-            output = "sigmoid" if in_unit else "identity"
+            # PCA's starting point is a linear reconstruction.
+            output = "sigmoid" if in_unit and self.init != "pca" else "identity"
         loss = self.loss
         if loss == "auto":
             loss = "bce" if output == "sigmoid" and in_unit else "mse"
@@ -75,6 +98,20 @@ class ValidationMixin:
 
     def _check_settings(self, data, early_stopping):
         """Raise ValueError for settings that cannot train on data of this size."""
+        if self.init == "pca":
+            if self._variational:
+                raise ValueError(
+                    "init='pca' is for deterministic autoencoders: a variational "
+                    "encoder's log-variances and sampled codes have no PCA starting "
+                    "point. Use init='random'."
+                )
+            if self.output_activation_ != "identity":
+                raise ValueError(
+                    "init='pca' starts from PCA's linear reconstruction, which a "
+                    f"{self.output_activation_} output cannot express; use "
+                    "output_activation='identity' (or 'auto', which is identity under "
+                    "init='pca')."
+                )
         if self.loss_ == "bce" and self.output_activation_ != "sigmoid":
             raise ValueError(
                 "loss='bce' needs output_activation='sigmoid', got "
@@ -85,7 +122,7 @@ class ValidationMixin:
                 "noise='masking' needs noise_level < 1 (the probability of "
                 f"zeroing an input), got noise_level={self.noise_level}."
             )
-        self._hidden_sizes()
+        self._network()
         n_samples = len(data)
         n_train = training_rows(data, early_stopping, self.validation_fraction)
         if n_train < 1:
@@ -94,8 +131,21 @@ class ValidationMixin:
                 f"leaves no sample to train on out of n_samples={n_samples}; lower "
                 "validation_fraction, pass more samples or set early_stopping=False."
             )
-        if not self.batch_norm:
+
+    def _check_batch_norm(self, net, data, early_stopping):
+        """Raise ValueError when the built network's batch norm would see one-row batches."""
+        if not net._has_batch_norm():
             return
+        if self.network is None:
+            what, fix = "batch_norm=True", "batch_norm=False"
+        elif getattr(self.network, "batch_norm", None) is True:
+            name = type(self.network).__name__
+            what, fix = f"{name}(batch_norm=True)", f"{name}(batch_norm=False)"
+        else:
+            what = f"{type(self.network).__name__}'s batch normalisation"
+            fix = "a network without batch norm"
+        n_samples = len(data)
+        n_train = training_rows(data, early_stopping, self.validation_fraction)
         # Batch norm cannot normalise a batch of one row in training mode.
         if n_train < 2:
             where = (
@@ -104,21 +154,12 @@ class ValidationMixin:
                 if early_stopping
                 else f"got n_samples={n_train}"
             )
-            raise ValueError(f"batch_norm=True needs at least 2 samples to train; {where}.")
+            raise ValueError(f"{what} needs at least 2 samples to train; {where}.")
         if self.batch_size_ == 1:
             raise ValueError(
-                "batch_norm=True cannot train on batches of one sample, which "
-                "batch_size=1 gives; use batch_size >= 2 or batch_norm=False."
+                f"{what} cannot train on batches of one sample, which "
+                f"batch_size=1 gives; use batch_size >= 2 or {fix}."
             )
 
     def _hidden_sizes(self):
-        if isinstance(self.hidden_layer_sizes, Integral):
-            sizes = np.array([self.hidden_layer_sizes])
-        else:
-            sizes = np.asarray(self.hidden_layer_sizes).ravel()
-        if sizes.size and (not np.issubdtype(sizes.dtype, np.integer) or sizes.min() < 1):
-            raise ValueError(
-                "hidden_layer_sizes must contain positive integers, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(h) for h in sizes)
+        return hidden_sizes(self.hidden_layer_sizes)

@@ -8,7 +8,6 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import fill_doc
-from ._modules import VariationalMLPAutoencoder
 from ._net import VariationalNet
 from ._parallel import torch_threads
 from ._transformer import AutoencoderTransformer
@@ -72,7 +71,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
     (3, 64)
     """
 
-    _module_class = VariationalMLPAutoencoder
+    _variational = True
     _net_class = VariationalNet
 
     _parameter_constraints: dict = {
@@ -84,6 +83,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         self,
         n_components=2,
         *,
+        network=None,
         hidden_layer_sizes=(256, 128),
         activation="relu",
         output_activation="identity",
@@ -98,6 +98,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         batch_size="auto",
         learning_rate_init=1e-3,
         learning_rate="constant",
+        init="random",
         max_iter=200,
         early_stopping=False,
         validation_fraction=0.1,
@@ -106,6 +107,8 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         chunk_size="auto",
         n_threads=None,
         device="cpu",
+        distributed=None,
+        distributed_timeout=300.0,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -113,6 +116,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
     ):
         super().__init__(
             n_components,
+            network=network,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             output_activation=output_activation,
@@ -127,6 +131,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
             batch_size=batch_size,
             learning_rate_init=learning_rate_init,
             learning_rate=learning_rate,
+            init=init,
             max_iter=max_iter,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
@@ -135,6 +140,8 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
             chunk_size=chunk_size,
             n_threads=n_threads,
             device=device,
+            distributed=distributed,
+            distributed_timeout=distributed_timeout,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,

@@ -151,17 +151,19 @@ def test_search_space_gives_valid_estimators():
     from sklearn.model_selection import ParameterSampler
 
     from benchmarks import search
-    from sk_autoencoder import AutoencoderTransformer
 
     for grid in (
         search.space(search.UNIT_OUTPUTS),
         search.space(search.ANY_OUTPUTS),
-        search.default_space(),
+        *(make() for make in search.SPACES.values()),
     ):
         for params in ParameterSampler(grid, 30, random_state=0):
-            AutoencoderTransformer(4, **params)._validate_params()
+            estimator = search.make_estimator(params, 4, 0, (8, 8))
+            estimator._validate_params()
+            if estimator.network is not None:
+                estimator.network._validate_params()
     # The default space holds plain autoencoders only.
     for params in ParameterSampler(search.default_space(), 30, random_state=0):
         assert params["dropout"] == 0.0 and params["noise"] is None
     for config in search.CONFIGS.values():
-        AutoencoderTransformer(4, **config)._validate_params()
+        search.make_estimator(config, 4, 0, (8, 8))._validate_params()

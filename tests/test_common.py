@@ -11,6 +11,7 @@ from sk_autoencoder import (
     AutoencoderTransformer,
     VariationalAutoencoderTransformer,
 )
+from sk_autoencoder.networks import ConvNetwork
 
 ESTIMATORS = [
     AutoencoderTransformer(),
@@ -48,6 +49,14 @@ ESTIMATORS = [
     AutoencoderOutlierDetector(),
     AutoencoderOutlierDetector(
         n_components=1, hidden_layer_sizes=(8,), noise="gaussian", early_stopping=True, max_iter=30
+    ),
+    # conv networks over the features as 1-D signals (the checks' data have 2-10 features)
+    AutoencoderTransformer(network=ConvNetwork(channels=(4, 8)), alpha=1e-4, max_iter=30),
+    VariationalAutoencoderTransformer(
+        n_components=3, network=ConvNetwork(channels=(4,), batch_norm=True), max_iter=30
+    ),
+    AutoencoderOutlierDetector(
+        network=ConvNetwork(channels=(4,), kernel_size=5, activation="gelu"), max_iter=30
     ),
 ]
 

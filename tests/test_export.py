@@ -153,7 +153,7 @@ def saved(data, tmp_path):
 def test_newer_format_is_refused(saved):
     """Check the message for a file written by a newer format version."""
     _rewrite(saved, lambda m: m.update(format_version=99))
-    msg = "has format version 99, newer than the 1 this sk_autoencoder reads"
+    msg = "has format version 99, newer than the 2 this sk_autoencoder reads"
     with pytest.raises(ValueError, match=re.escape(msg)):
         AutoencoderTransformer.load(saved)
 
@@ -314,3 +314,20 @@ def test_skl2onnx_double_input(data):
     (codes,) = _session(onx).run(None, {"X": X[:300]})
     assert codes.dtype == np.float64 and codes.shape == (300, 5)
     assert_allclose(codes, pipe.transform(X[:300]), rtol=1e-5, atol=1e-5)
+
+
+def test_a_path_ending_in_a_slash_is_a_new_folder(data, tmp_path):
+    """Check that save("new_dir/") creates the folder layout, as documented.
+
+    ``Path("new_dir/")`` drops the slash, so the check once looked at a
+    string without it and wrote a single file named ``new_dir``.
+    """
+    X = data[0][:100]
+    ae = AutoencoderTransformer(n_components=3, max_iter=2, random_state=0).fit(X)
+    target = f"{tmp_path / 'new_dir'}/"
+    ae.save(target)
+    assert sorted(p.name for p in (tmp_path / "new_dir").iterdir()) == [
+        "metadata.json",
+        "weights.safetensors",
+    ]
+    assert_array_equal(AutoencoderTransformer.load(target).transform(X), ae.transform(X))

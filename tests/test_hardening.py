@@ -201,6 +201,36 @@ def test_divergence_in_the_last_update_is_caught(X):
         ae.transform(X)
 
 
+@pytest.mark.parametrize(
+    "learning_rate_init, hidden_layer_sizes", [(1e6, (256, 128)), (1e20, (512,))]
+)
+def test_finite_weights_that_overflow_the_output_fail_the_fit(
+    X, learning_rate_init, hidden_layer_sizes
+):
+    """Check that a one-batch fit whose weights stay finite but overflow raises.
+
+    Adam's first step moves each weight by about the learning rate: the
+    weights stay finite, and the epoch's loss (computed before the step) is
+    finite, but the training rows' reconstructions overflow float32. Such a
+    fit used to return "fitted" and fail in transform.
+    """
+    ae = AutoencoderTransformer(
+        hidden_layer_sizes=hidden_layer_sizes,
+        learning_rate_init=learning_rate_init,
+        max_iter=1,
+        batch_size=len(X),
+        random_state=0,
+    )
+    msg = (
+        "Training diverged: the weights stayed finite, but the network's output on its "
+        "own training data is not."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ae.fit(X)
+    with pytest.raises(NotFittedError):
+        ae.transform(X)
+
+
 def test_inference_never_returns_non_finite_values_silently(X):
     """Check that overflow at inference is an error, and float64 avoids it."""
     ae = AutoencoderTransformer(max_iter=2, random_state=0).fit(X)

@@ -94,6 +94,67 @@ def test_cosine_schedule_anneals_to_zero_over_max_iter():
     assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-15)
 
 
+def test_onecycle_schedule_warms_up_then_anneals_per_batch():
+    """Check torch's OneCycleLR per batch: a tenth of the steps up, the rest down."""
+    est = AutoencoderTransformer(
+        2,
+        learning_rate="onecycle",
+        learning_rate_init=2e-3,
+        max_iter=5,
+        batch_size=24,
+        random_state=0,
+    ).fit(X_REAL)
+    rates = [b["event_lr"] for epoch in est.net_.history[:, "batches"] for b in epoch]
+    assert len(rates) == 5 * 5  # 120 rows in batches of 24, five epochs
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=2e-3)
+    replay = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, 2e-3, total_steps=25, pct_start=0.1, cycle_momentum=False
+    )
+    expected = []
+    for _ in range(25):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        replay.step()
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
+    assert rates[0] == pytest.approx(2e-3 / 25) and max(rates) > 0.99 * 2e-3
+    assert np.all(np.diff(rates[int(np.argmax(rates)) :]) < 0)
+
+
+@pytest.mark.parametrize(
+    "learning_rate, warns",
+    [("cosine", False), ("onecycle", False), ("constant", True), ("adaptive", True)],
+)
+def test_only_an_unplanned_stop_at_max_iter_warns(learning_rate, warns):
+    """Check that a schedule planned to end at max_iter raises no ConvergenceWarning."""
+    est = AutoencoderTransformer(2, learning_rate=learning_rate, max_iter=3, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X_REAL)
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(convergence) == int(warns)
+
+
+def test_warnings_point_at_the_callers_line():
+    """Check that the ConvergenceWarning names this file and the line that fitted."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    est = AutoencoderTransformer(2, max_iter=2, learning_rate="constant", random_state=0)
+    calls = [
+        lambda: est.fit(X_REAL),
+        lambda: est.fit_transform(X_REAL),
+        lambda: make_pipeline(est).fit(X_REAL),
+        lambda: GridSearchCV(est, {"n_components": [2]}, cv=2).fit(X_REAL),
+    ]
+    lines = [call.__code__.co_firstlineno for call in calls]
+    for call, line in zip(calls, lines, strict=True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        places = {(w.filename, w.lineno) for w in caught if w.category is ConvergenceWarning}
+        assert places == {(__file__, line)}
+
+
 def test_adaptive_schedule_divides_by_five_on_a_plateau():
     """The rates equal torch's ReduceLROnPlateau replayed on the loss curve."""
     est = fit_quietly(
