@@ -518,8 +518,9 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
 
         ``"cosine"`` anneals the rate to 0 over ``max_iter`` epochs;
         ``"onecycle"`` warms it up from ``learning_rate_init / 25`` over the
-        first tenth of the fit's batches, then anneals it (cosine) to about
-        0 by the last batch of epoch ``max_iter``; ``"adaptive"`` divides it
+        first tenth of the fit's batches (at least one), then anneals it
+        (cosine) to about 0 by the last batch of epoch ``max_iter``; a fit
+        of fewer than 3 batches in all trains at the constant rate; ``"adaptive"`` divides it
         by 5 after ``max(n_iter_no_change // 2, 1)`` epochs without a
         relative improvement of ``tol`` in the monitored loss (torch counts
         ``patience + 1`` bad epochs). ``partial_fit`` (one epoch per call)
@@ -528,11 +529,15 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         if self.learning_rate == "cosine":
             return LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)
         if self.learning_rate == "onecycle":
+            steps = self.max_iter * n_batches
+            if steps < 3:  # no room for a warm-up and an annealing: a constant rate
+                return None
             return LRScheduler(
                 torch.optim.lr_scheduler.OneCycleLR,
                 max_lr=self.learning_rate_init,
-                total_steps=self.max_iter * n_batches,
-                pct_start=WARMUP_FRACTION,
+                total_steps=steps,
+                # torch needs the warm-up to end after the first step.
+                pct_start=max(WARMUP_FRACTION, 1.5 / steps),
                 cycle_momentum=False,
                 step_every="batch",
             )

@@ -284,3 +284,26 @@ def test_auto_choice_survives_save_and_load(tmp_path):
     loaded = AutoencoderTransformer.load(tmp_path / "m.safetensors")
     assert (loaded.output_activation_, loaded.loss_) == ("sigmoid", "bce")
     np.testing.assert_array_equal(loaded.transform(X_UNIT), est.transform(X_UNIT))
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 3, 5, 10])
+def test_onecycle_trains_with_few_steps(max_iter):
+    """Check a one-cycle fit of only a few batches.
+
+    With one batch per epoch, a tenth of the steps is under one step: at 10
+    steps OneCycleLR divided by zero, below it the warm-up was skipped (5
+    steps started at the peak) and one step trained at 1e-8. The warm-up
+    now lasts at least one step; under 3 steps the rate is constant.
+    """
+    est = AutoencoderTransformer(
+        2, learning_rate="onecycle", max_iter=max_iter, batch_size=len(X_REAL), random_state=0
+    ).fit(X_REAL)
+    lr = est.learning_rate_init
+    if max_iter < 3:
+        assert est.net_.optimizer_.param_groups[0]["lr"] == lr
+        return
+    rates = [b["event_lr"] for epoch in est.net_.history[:, "batches"] for b in epoch]
+    assert len(rates) == max_iter
+    assert rates[0] == pytest.approx(lr / 25) and max(rates) > 0.5 * lr
+    peak = int(np.argmax(rates))
+    assert peak >= 1 and np.all(np.diff(rates[peak:]) < 0)
