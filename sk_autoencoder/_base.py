@@ -263,14 +263,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         # the caller's random state alone.
         pca = None
         if self.init == "pca" and not warm:
-            pca = training_pca(
-                data,
-                self.n_components,
-                self.early_stopping,
-                self.validation_fraction,
-                seed,
-                shard=shard,
-            )
+            pca = training_pca(data, self.n_components, seed, shard=shard)
         train_rows = n_samples
         if self.early_stopping:
             train_rows = n_samples - n_held_out(n_samples, self.validation_fraction)
@@ -305,7 +298,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             self.device_ = self._resolve_device()
             pca = None
             if self.init == "pca":
-                pca = training_pca(data, self.n_components, False, None, seed)
+                pca = training_pca(data, self.n_components, seed)
             net = self._build_net(self.n_features_in_, seed, incremental=True, pca=pca)
             net.initialize()
             self.n_components_ = self.n_components
@@ -365,11 +358,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                 rows = data[slice(*net.shard.span(len(data)))]
             else:
                 rows = data
-            try:
-                net.reconstruct(rows)
-                finite = True
-            except ValueError:
-                finite = False
+            finite = net.reconstructs_finitely(rows)
             if net.rank_mean(float(not finite), 1) > 0:
                 raise ValueError(
                     "Training diverged: the weights stayed finite, but the network's "

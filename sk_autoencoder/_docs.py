@@ -105,17 +105,17 @@ default="constant"
 
     init : {"random", "pca"}, default="random"
         Where training starts. ``"random"``: torch's default
-        initialisation. ``"pca"``: PCA of the training rows (the validation
-        split held out), with the network as a gated residual
-        (``codes = P(x - mean) + g f(x)``, ``x_hat = mean + P^T codes +
-        g' h(codes)``, gates starting at 0), so the untrained model *is*
-        PCA and training learns what PCA misses. With ``early_stopping``
-        the initial weights are scored on the validation split first and
-        kept when no epoch beats them: the validation error can only end
-        at or below PCA's. Needs an identity output (``"auto"`` resolves to
-        it) and is not available to the variational autoencoder. Out of
-        core, the PCA is an ``IncrementalPCA`` over the chunks (one extra
-        pass).
+        initialisation. ``"pca"``: PCA of the rows given to ``fit``, with
+        the network as a residual around PCA's
+        linear maps (``codes = P(x - mean) + f(x)``, ``x_hat = mean +
+        P^T codes + h(codes)``, the residuals' last layers starting at
+        zero), so the untrained model *is* PCA and training learns what PCA
+        misses. With ``early_stopping`` the initial weights are scored on
+        the validation split first and kept when no epoch beats them: the
+        validation error can only end at or below that PCA's. Needs an identity
+        output (``"auto"`` resolves to it) and is not available to the
+        variational autoencoder. Out of core, the PCA is an
+        ``IncrementalPCA`` over the chunks (one extra pass).
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -148,7 +148,7 @@ default="constant"
         store's own row chunks. In-memory arrays are not affected.
 
     n_threads : int or None, default=None
-        torch threads used by each call to ``fit``, ``partial_fit`` and the
+        Number of torch threads used by each call to ``fit``, ``partial_fit`` and the
         inference methods; the caller's setting is restored afterwards.
         None leaves torch's setting as it is: all cores in a plain process,
         ``cpu_count // n_jobs`` in a joblib (loky) worker, one in a dask

@@ -118,13 +118,7 @@ def _generator(seed, generator):
     return torch.Generator().manual_seed(seed)
 
 
-class MLPAutoencoder(nn.Module):
-    """A multilayer-perceptron autoencoder with a mirrored decoder.
-
-    The encoder maps ``n_features -> *hidden_layer_sizes -> n_components``
-    with a linear code layer; the decoder maps back through the hidden widths
-    in reverse order and ends in ``output_activation``.
-
+_MLP_PARAMETERS = """\
     Parameters
     ----------
     n_features : int
@@ -133,20 +127,36 @@ class MLPAutoencoder(nn.Module):
         Width of the code.
     hidden_layer_sizes : tuple of int
         Encoder hidden widths; the decoder uses them reversed.
-    activation, output_activation, dropout, batch_norm
-        See :func:`make_mlp`.
+    activation : str, default="relu"
+        Activation after each hidden layer.
+    output_activation : str, default="identity"
+        Activation of the reconstruction.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    batch_norm : bool, default=False
+        Batch norm before each hidden activation.
     seed : int or None, default=None
         Seeds the initial weights through a generator of the module's own;
         None draws them from torch's global generator, as ``nn.Linear`` does.
     generator : torch.Generator or None, default=None
         Draws the initial weights instead (``seed`` is then ignored).
 
-    Attributes
-    ----------
-    encoder : nn.Sequential
-        Maps ``(n, n_features)`` to ``(n, n_components)``.
-    decoder : nn.Sequential
-        Maps ``(n, n_components)`` to ``(n, n_features)``.
+"""
+
+
+class MLPAutoencoder(nn.Module):
+    """A multilayer-perceptron autoencoder with a mirrored decoder.
+
+        The encoder maps ``n_features -> *hidden_layer_sizes -> n_components``
+        with a linear code layer; the decoder maps back through the hidden widths
+        in reverse order and ends in ``output_activation``.
+
+    {parameters}    Attributes
+        ----------
+        encoder : nn.Sequential
+            Maps ``(n, n_features)`` to ``(n, n_components)``.
+        decoder : nn.Sequential
+            Maps ``(n, n_components)`` to ``(n, n_features)``.
     """
 
     def __init__(
@@ -178,27 +188,26 @@ class MLPAutoencoder(nn.Module):
         return self.decoder(self.encoder(X))
 
 
+MLPAutoencoder.__doc__ = MLPAutoencoder.__doc__.format(parameters=_MLP_PARAMETERS)
+
+
 class VariationalMLPAutoencoder(nn.Module):
     """A variational autoencoder with a Gaussian MLP encoder.
 
-    A shared trunk ``n_features -> *hidden_layer_sizes`` feeds two linear
-    heads, the posterior mean and log-variance of the ``n_components``-d
-    code; the decoder mirrors the trunk. ``encoder`` maps inputs to the
-    posterior mean (deterministic codes); ``encode_stats`` returns both
-    statistics for training.
+        A shared trunk ``n_features -> *hidden_layer_sizes`` feeds two linear
+        heads, the posterior mean and log-variance of the ``n_components``-d
+        code; the decoder mirrors the trunk. ``encoder`` maps inputs to the
+        posterior mean (deterministic codes); ``encode_stats`` returns both
+        statistics for training.
 
-    Parameters
-    ----------
-    Same as :class:`MLPAutoencoder`.
-
-    Attributes
-    ----------
-    encoder : nn.Sequential
-        ``trunk`` then ``linear_mean``: inputs to posterior means.
-    linear_log_var : nn.Linear
-        The log-variance head on the trunk's output.
-    decoder : nn.Sequential
-        Codes to reconstructions.
+    {parameters}    Attributes
+        ----------
+        encoder : nn.Sequential
+            ``trunk`` then ``linear_mean``: inputs to posterior means.
+        linear_log_var : nn.Linear
+            The log-variance head on the trunk's output.
+        decoder : nn.Sequential
+            Codes to reconstructions.
     """
 
     def __init__(
@@ -242,6 +251,11 @@ class VariationalMLPAutoencoder(nn.Module):
 
     def forward(self, X):
         return self.decoder(self.encoder(X))
+
+
+VariationalMLPAutoencoder.__doc__ = VariationalMLPAutoencoder.__doc__.format(
+    parameters=_MLP_PARAMETERS
+)
 
 
 class RoundTrip(nn.Module):
@@ -347,52 +361,77 @@ class GaussianEncoderAutoencoder(nn.Module):
         return self.decoder(self.encoder(X))
 
 
-class PCAEncoder(nn.Module):
-    """``(X - mean) @ components.T + gate * encoder(X)``: PCA plus a learnt residual.
+def output_layer(network, owner):
+    """The last layer of ``network`` if zeroing it silences ``network``, else None.
 
-    ``gate`` starts at 0, so the module starts as PCA's projection; the
-    residual ``encoder`` learns what a linear map misses.
+    That is the last registered module with parameters, when it is a
+    linear or (transposed) convolution layer and ``owner`` (the whole
+    autoencoder) uses its weight nowhere else (tied weights would zero
+    the encoder too). A spec's module that is built otherwise gets a gate.
+    """
+    layers = [m for m in network.modules() if list(m.parameters(recurse=False))]
+    if not layers or not isinstance(layers[-1], (nn.Linear, nn.modules.conv._ConvNd)):
+        return None
+    last = layers[-1]
+    uses = sum(p is last.weight for _, p in owner.named_parameters(remove_duplicate=False))
+    return last if uses == 1 else None
+
+
+class _PCAPath(nn.Module):
+    """PCA's linear map plus a residual network that starts silent.
+
+    The residual starts at zero output: its last layer zero-initialised
+    when :func:`output_layer` finds it (every output weight then learns at
+    Adam's full step from the first update), else multiplied by a scalar
+    ``gate`` that starts at 0.
     """
 
-    def __init__(self, encoder, n_features, n_components):
+    def __init__(self, residual, n_features, n_components, owner):
         super().__init__()
         self.pca_mean = nn.Parameter(torch.zeros(n_features, dtype=torch.float32))
         self.pca_components = nn.Parameter(
             torch.zeros(n_components, n_features, dtype=torch.float32)
         )
-        self.residual = encoder
-        self.gate = nn.Parameter(torch.zeros((), dtype=torch.float32))
+        self.residual = residual
+        last = output_layer(residual, owner)
+        if last is None:
+            self.gate = nn.Parameter(torch.zeros((), dtype=torch.float32))
+        else:
+            self.gate = None
+            with torch.no_grad():
+                last.weight.zero_()
+                if last.bias is not None:
+                    last.bias.zero_()
+
+    def _residual(self, X):
+        out = self.residual(X)
+        return out if self.gate is None else self.gate * out
+
+
+class PCAEncoder(_PCAPath):
+    """``(X - mean) @ components.T + f(X)``: PCA's codes plus a learnt residual."""
 
     def forward(self, X):
-        linear = (X - self.pca_mean) @ self.pca_components.t()
-        return linear + self.gate * self.residual(X)
+        return (X - self.pca_mean) @ self.pca_components.t() + self._residual(X)
 
 
-class PCADecoder(nn.Module):
-    """``mean + codes @ components + gate * decoder(codes)``: PCA's inverse plus a residual."""
-
-    def __init__(self, decoder, n_features, n_components):
-        super().__init__()
-        self.pca_mean = nn.Parameter(torch.zeros(n_features, dtype=torch.float32))
-        self.pca_components = nn.Parameter(
-            torch.zeros(n_components, n_features, dtype=torch.float32)
-        )
-        self.residual = decoder
-        self.gate = nn.Parameter(torch.zeros((), dtype=torch.float32))
+class PCADecoder(_PCAPath):
+    """``mean + codes @ components + h(codes)``: PCA's inverse plus a learnt residual."""
 
     def forward(self, Z):
-        return self.pca_mean + Z @ self.pca_components + self.gate * self.residual(Z)
+        return self.pca_mean + Z @ self.pca_components + self._residual(Z)
 
 
 class PCAResidualAutoencoder(nn.Module):
-    """An autoencoder that starts as PCA: linear PCA paths plus gated residual networks.
+    """An autoencoder that starts as PCA: linear PCA paths plus residual networks.
 
-    ``codes = P (x - mean) + g_e f(x)`` and ``x_hat = mean + Q^T codes +
-    g_d h(codes)``, with ``P = Q`` PCA's components and the gates ``g_e``,
-    ``g_d`` starting at 0: before any training step the module computes
-    PCA's codes and reconstructions exactly, and training can only move
-    away from them where the loss falls. ``f`` and ``h`` are the encoder
-    and decoder of any autoencoder module (an MLP, a conv net, yours).
+    ``codes = P (x - mean) + f(x)`` and ``x_hat = mean + Q^T codes +
+    h(codes)``, with ``P = Q`` PCA's components and residuals ``f``, ``h``
+    that start at zero (:class:`_PCAPath`): before any training step the
+    module computes PCA's codes and reconstructions exactly, and training
+    moves away from them where the loss falls. ``f`` and ``h`` are the
+    encoder and decoder of any autoencoder module (an MLP, a conv net,
+    yours).
 
     Parameters
     ----------
@@ -407,8 +446,8 @@ class PCAResidualAutoencoder(nn.Module):
 
     def __init__(self, autoencoder, n_features, n_components, mean=None, components=None):
         super().__init__()
-        self.encoder = PCAEncoder(autoencoder.encoder, n_features, n_components)
-        self.decoder = PCADecoder(autoencoder.decoder, n_features, n_components)
+        self.encoder = PCAEncoder(autoencoder.encoder, n_features, n_components, autoencoder)
+        self.decoder = PCADecoder(autoencoder.decoder, n_features, n_components, autoencoder)
         if mean is not None:
             with torch.no_grad():
                 for part in (self.encoder, self.decoder):

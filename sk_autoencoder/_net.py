@@ -154,7 +154,7 @@ class AutoencoderNet(NeuralNet):
 
     Parameters
     ----------
-    *args, **kwargs
+    *args
         As for :class:`skorch.NeuralNet`.
     seed : int, default=0
         Seeds the per-epoch shuffling and ``generator_``. Epoch ``e`` of the
@@ -168,16 +168,18 @@ class AutoencoderNet(NeuralNet):
         Weight of the L1 penalty on the codes.
     contractive : float, default=0.0
         Weight of the squared Frobenius norm of the encoder's Jacobian.
-    shard : Shard or None, default=None
-        This process's rank in data-parallel training (``_distributed``):
-        batches are the rank's share of the global ones, the training
-        forward pass runs through ``DistributedDataParallel``, and the
-        epoch losses are averaged over the ranks. None trains alone.
     weight_decay : float, default=0.0
         Adam's weight decay on every weight tensor (matrices and
         convolution kernels: the parameters with two or more dimensions),
         not on biases, normalisation parameters or a PCA initialisation's
         components.
+    shard : Shard or None, default=None
+        This process's rank in data-parallel training (``_distributed``):
+        batches are the rank's share of the global ones, the training
+        forward pass runs through ``DistributedDataParallel``, and the
+        epoch losses are averaged over the ranks. None trains alone.
+    **kwargs
+        As for :class:`skorch.NeuralNet`.
     """
 
     def __init__(
@@ -216,6 +218,9 @@ class AutoencoderNet(NeuralNet):
                 DistributedDataParallel(
                     self._forward_class(self.module_),
                     device_ids=[device] if device.type == "cuda" else None,
+                    # Each rank keeps its running statistics over its own
+                    # batches; average_buffers merges them once per epoch.
+                    broadcast_buffers=False,
                 )
             )
         return self
@@ -249,6 +254,29 @@ class AutoencoderNet(NeuralNet):
         total = torch.tensor([value * weight, float(weight)], dtype=torch.float64, device=device)
         dist.all_reduce(total)
         return float(total[0] / total[1])
+
+    def average_buffers(self):
+        """Average the module's floating-point buffers over the ranks.
+
+        Batch norm's running mean (and, nearly, its variance) over a rank's
+        batches, averaged over the ranks, is the one over the global batches.
+        Run after each training pass, before validation: every rank then
+        validates, checkpoints and ends with the same module.
+        """
+        if self.ddp_ is None:
+            return
+        import torch.distributed as dist
+
+        with torch.no_grad():
+            for buffer in self.module_.buffers():
+                if buffer.is_floating_point():
+                    dist.all_reduce(buffer)
+                    buffer /= self.shard.world
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        if training:
+            self.average_buffers()
 
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
@@ -469,12 +497,21 @@ class AutoencoderNet(NeuralNet):
         """Return ``decode(encode(X))``, computed without leaving torch."""
         return self._apply(RoundTrip(self.module_), X)
 
-    def _apply(self, module, X):
+    def reconstructs_finitely(self, X):
+        """Whether the round trip of every row of ``X`` is finite (nothing kept).
+
+        Chunk by chunk, in X's precision, as ``reconstruct`` would compute
+        it, without allocating the reconstructions.
+        """
+        return self._apply(RoundTrip(self.module_), X, keep=False)
+
+    def _apply(self, module, X, keep=True):
         """Run ``module`` on ``X`` in chunks, in eval mode, without gradients.
 
         float64 input runs through a float64 copy of the module: a float64
         caller gets float64 arithmetic, so rows come out the same (to ~1e-15)
-        whatever chunk or subset they are computed in.
+        whatever chunk or subset they are computed in. ``keep=False`` only
+        checks that every output is finite and returns whether it is.
         """
         self.check_is_fitted()
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
@@ -486,6 +523,10 @@ class AutoencoderNet(NeuralNet):
         with torch.no_grad():
             for start in range(0, len(X), rows):
                 Xb = as_tensor(X[start : start + rows], dtype, self.device)
+                if not keep:
+                    if not bool(torch.isfinite(module(Xb)).all()):
+                        return False
+                    continue
                 Yb = module(Xb).cpu().numpy()
                 if not np.isfinite(Yb).all():
                     raise ValueError(
@@ -498,7 +539,7 @@ class AutoencoderNet(NeuralNet):
                 if out is None:
                     out = np.empty((len(X), Yb.shape[1]), dtype=Yb.dtype)
                 out[start : start + len(Yb)] = Yb
-        return out
+        return True if not keep else out
 
 
 class VariationalNet(AutoencoderNet):
@@ -519,8 +560,12 @@ class VariationalNet(AutoencoderNet):
 
     Parameters
     ----------
+    *args
+        As for :class:`AutoencoderNet`.
     beta : float, default=1.0
         Weight of the KL term.
+    **kwargs
+        As for :class:`AutoencoderNet`.
     """
 
     def __init__(self, *args, beta=1.0, **kwargs):

@@ -187,11 +187,12 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         self.threshold_ = -self.offset_
 
     def score_samples(self, X):
-        """Minus each sample's mean squared reconstruction error.
+        """Return minus each sample's mean squared reconstruction error.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The samples to score.
 
         Returns
         -------
@@ -201,15 +202,17 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         return -self._reconstruction_errors(X)
 
     def decision_function(self, X):
-        """Shifted scores: negative for outliers, non-negative for inliers.
+        """Return the shifted scores: negative for outliers, non-negative for inliers.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The samples to score.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``.
         """
         check_is_fitted(self)
         return self.score_samples(X) - self.offset_
@@ -220,10 +223,12 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The samples to label.
 
         Returns
         -------
         labels : ndarray or dask array of shape (n_samples,)
+            +1 where ``decision_function(X) >= 0``, else -1.
         """
         decision = self.decision_function(X)
         if is_dask(decision):

@@ -35,6 +35,13 @@ FORMAT = "sk_autoencoder"
 # 2: the network spec and the parameters added with it.
 FORMAT_VERSION = 2
 BUILTIN_NETWORKS = (MLPNetwork, ConvNetwork)
+# The parameters added after format 1, at the values format-1 models had.
+FORMAT_1_PARAMETERS = {
+    "network": None,
+    "init": "random",
+    "distributed": None,
+    "distributed_timeout": 300.0,
+}
 METADATA_KEY = "sk_autoencoder"
 WEIGHTS_FILE = "weights.safetensors"
 METADATA_FILE = "metadata.json"
@@ -288,6 +295,9 @@ def load(cls, path, device=None, trusted=None):
     metadata, tensors = _read(path)
     _check(metadata, tensors, cls, path)
     params = dict(metadata["params"])
+    # Parameters that a file of an older format could not record: their
+    # value then was what the model was trained with, not today's default.
+    params = {**FORMAT_1_PARAMETERS, **params}
     if isinstance(params.get("hidden_layer_sizes"), list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     if params.get("network") is not None:

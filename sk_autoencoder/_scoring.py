@@ -30,6 +30,7 @@ def reconstruction_error(estimator, X, *, per_sample=False):
     Returns
     -------
     error : float or ndarray of shape (n_samples,)
+        The mean squared error, or each sample's when ``per_sample``.
 
     Examples
     --------
@@ -72,11 +73,15 @@ def reconstruction_scorer(estimator, X, y=None):
     Parameters
     ----------
     estimator : fitted transformer
+        Must implement ``transform`` and ``inverse_transform``.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Data in the space the estimator was fitted in.
     y : ignored
+        Present for the scorer signature.
 
     Returns
     -------
     score : float
+        ``-reconstruction_error(estimator, X)``.
     """
     return -reconstruction_error(estimator, X)

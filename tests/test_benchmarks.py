@@ -86,10 +86,15 @@ def test_summary_table_and_files(tiny_run, tmp_path):
 def test_outlier_benchmark_records_and_table():
     """Check the leave-one-class-out records and their table."""
     records = outliers.run(["digits"], classes=[0], quick=True)
-    assert [r["method"] for r in records] == ["AE detector", "PCA error", "IsolationForest"]
+    assert [r["method"] for r in records] == [
+        "AE detector",
+        "AE detector, 0.1 defaults",
+        "PCA error",
+        "IsolationForest",
+    ]
     assert all(0.5 < r["auc"] <= 1.0 for r in records)
     table = outliers.markdown(records).splitlines()
-    assert len(table) == 2 + 3 and "class 0" in table[0]
+    assert len(table) == 2 + 4 and "class 0" in table[0] and "mean fit s" in table[0]
 
 
 def test_speed_contenders_train_the_same_model():
@@ -167,3 +172,18 @@ def test_search_space_gives_valid_estimators():
         assert params["dropout"] == 0.0 and params["noise"] is None
     for config in search.CONFIGS.values():
         search.make_estimator(config, 4, 0, (8, 8))._validate_params()
+
+
+def test_named_configurations_spell_out_what_they_were_measured_with():
+    """Check compare.DEFAULTS against the library and the method names against the factories.
+
+    DEFAULTS is the benchmarks' record of ``AutoencoderTransformer``'s
+    defaults; the other configurations are written on top of the 0.1
+    defaults, so that a change of defaults cannot change what they train.
+    """
+    params = AutoencoderTransformer().get_params()
+    assert {k: params[k] for k in compare.DEFAULTS} == compare.DEFAULTS
+    for name in ("RECOMMENDED", "PREVIOUS_RECOMMENDED", "PREVIOUS_DEFAULT", "CONV"):
+        config = getattr(compare, name)
+        assert set(compare.DEFAULTS_0_1) <= set(config), name
+    assert compare.METHOD_NAMES == tuple(compare.make_methods())

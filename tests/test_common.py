@@ -28,12 +28,14 @@ ESTIMATORS = [
         batch_size=8,
         max_iter=30,
     ),
-    # linear, no hidden layer, sigmoid output
+    # linear, no hidden layer, sigmoid output (from a random start: PCA's
+    # linear reconstruction cannot start a sigmoid output)
     AutoencoderTransformer(
         n_components=1,
         hidden_layer_sizes=(),
         activation="identity",
         output_activation="sigmoid",
+        init="random",
         learning_rate_init=1e-2,
         max_iter=20,
     ),

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
+from plain import PLAIN
 from sklearn.datasets import load_digits
 
 from sk_autoencoder import (
@@ -30,6 +31,9 @@ from sk_autoencoder._data import BatchIterator, ChunkedArray, Shard, StreamData
 # One thread per rank, 2 ranks: the suite's 2 cores. A short timeout bounds
 # every collective, so a failing test cannot hang CI.
 SETTINGS = dict(n_threads=1, random_state=0, distributed_timeout=60)
+# Equivalence with one process, to float rounding, needs a net without batch
+# norm (whose batch statistics are each rank's own) and every row in training.
+EXACT = dict(SETTINGS, **PLAIN)
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +108,8 @@ def test_two_ranks_train_as_one_process(X):
     full fit: held-out error within 2 %. Two seeded 2-rank fits: bitwise
     equal.
     """
-    one = AutoencoderTransformer(4, max_iter=1, batch_size=64, **SETTINGS).fit(X)
-    two = AutoencoderTransformer(4, max_iter=1, batch_size=64, distributed=2, **SETTINGS).fit(X)
+    one = AutoencoderTransformer(4, max_iter=1, batch_size=64, **EXACT).fit(X)
+    two = AutoencoderTransformer(4, max_iter=1, batch_size=64, distributed=2, **EXACT).fit(X)
     for key, value in _weights(one).items():
         assert_allclose(_weights(two)[key], value, atol=1e-5, err_msg=key)
     assert two.n_iter_ == 1 and two.loss_curve_[0] == pytest.approx(one.loss_curve_[0], rel=1e-6)
@@ -236,7 +240,12 @@ SPMD = textwrap.dedent(
 
 
 def test_torchrun_ranks_end_with_the_same_model(X, tmp_path):
-    """Check SPMD under torchrun: identical codes on every rank, saved by rank 0 only."""
+    """Check SPMD under torchrun: identical codes on every rank, saved by rank 0 only.
+
+    The defaults hold batch norm, whose running statistics each rank
+    gathers over its own batches: without their average, the ranks would
+    end with different models.
+    """
     script = tmp_path / "spmd.py"
     script.write_text(SPMD)
     torchrun = [
@@ -255,8 +264,10 @@ def test_torchrun_ranks_end_with_the_same_model(X, tmp_path):
     assert not os.path.exists(f"{script}.out-model-1.skae")
     loaded = AutoencoderTransformer.load(f"{script}.out-model-0.skae")
     assert_array_equal(loaded.transform(X), codes[0])
+    # the defaults' batch norm: each rank's running statistics, averaged
     one = AutoencoderTransformer(4, max_iter=2, batch_size=64, n_threads=1, random_state=0).fit(X)
-    assert_allclose(codes[0], one.transform(X), atol=1e-4)
+    ratio = reconstruction_error(loaded, X) / reconstruction_error(one, X)
+    assert abs(ratio - 1) < 0.05
 
 
 def test_torchrun_with_a_group_of_another_size_is_refused(tmp_path):

@@ -183,7 +183,7 @@ def test_tensors_that_do_not_match_the_metadata_are_refused(saved):
     """Check a consistently signed file whose weights do not fit its parameters."""
 
     def shrink(tensors):
-        name = "module.encoder.linear0.weight"  # (256, 64)
+        name = "module.encoder.residual.linear0.weight"  # (256, 64), beside the PCA path
         tensors[name] = tensors[name][:, :10].contiguous()
 
     _rewrite(saved, edit_tensors=shrink)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
+from plain import PLAIN
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
@@ -64,7 +65,7 @@ def test_global_default_dtype_does_not_change_training(Estimator, X):
     "params, n_samples, message",
     [
         (
-            dict(batch_size=1),
+            dict(batch_size=1, early_stopping=False),
             10,
             "batch_norm=True cannot train on batches of one sample, which batch_size=1 "
             "gives; use batch_size >= 2 or batch_norm=False.",
@@ -75,7 +76,11 @@ def test_global_default_dtype_does_not_change_training(Estimator, X):
             "batch_norm=True needs at least 2 samples to train; early_stopping holds out "
             "validation_fraction=0.5 of n_samples=3, leaving 1 for training.",
         ),
-        (dict(), 1, "batch_norm=True needs at least 2 samples to train; got n_samples=1."),
+        (
+            dict(early_stopping=False),
+            1,
+            "batch_norm=True needs at least 2 samples to train; got n_samples=1.",
+        ),
     ],
 )
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -133,7 +138,7 @@ def test_unfitted_feature_names_raise(Estimator):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_failed_refit_leaves_the_previous_model(Estimator, X):
     """Check that a refit that diverges restores the estimator as it was."""
-    est = Estimator(max_iter=2, random_state=0).fit(X)
+    est = Estimator(max_iter=2, random_state=0, **PLAIN).fit(X)
     before = _codes(est, X)
     attributes = {k: v for k, v in vars(est).items() if k.endswith("_")}
     wide = np.hstack([X, X]) * 1e6
@@ -148,7 +153,7 @@ def test_failed_refit_leaves_the_previous_model(Estimator, X):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_failed_first_fit_leaves_an_unfitted_estimator(Estimator, X):
     """Check that a first fit that fails leaves nothing fitted behind."""
-    est = Estimator(learning_rate_init=1e4, max_iter=30, random_state=0)
+    est = Estimator(learning_rate_init=1e4, max_iter=30, random_state=0, **PLAIN)
     before = dict(vars(est))
     with pytest.raises(ValueError, match="Training diverged"):
         est.fit(X * 1e6)
@@ -164,7 +169,7 @@ def test_interrupt_keeps_weights_and_consistent_attributes(X, interrupt_at, earl
     # of 50: 5 batches per epoch; interrupt in the 2nd batch of epoch 4.
     interrupt_at(3 * 5 + 2)
     ae = AutoencoderTransformer(
-        max_iter=10, batch_size=50, early_stopping=early_stopping, random_state=0
+        max_iter=10, batch_size=50, random_state=0, **{**PLAIN, "early_stopping": early_stopping}
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -184,7 +189,7 @@ def test_interrupt_keeps_weights_and_consistent_attributes(X, interrupt_at, earl
 def test_interrupt_in_first_epoch_raises_and_leaves_estimator_unfitted(X, interrupt_at):
     """Check that an interrupt before any complete epoch propagates, fitting nothing."""
     interrupt_at(2)
-    ae = AutoencoderTransformer(max_iter=10, batch_size=50, random_state=0)
+    ae = AutoencoderTransformer(max_iter=10, batch_size=50, random_state=0, **PLAIN)
     with pytest.raises(KeyboardInterrupt):
         ae.fit(X)
     with pytest.raises(NotFittedError):
@@ -193,7 +198,14 @@ def test_interrupt_in_first_epoch_raises_and_leaves_estimator_unfitted(X, interr
 
 def test_divergence_in_the_last_update_is_caught(X):
     """Check that weights blown up by the final step fail the fit."""
-    ae = AutoencoderTransformer(learning_rate_init=1e38, max_iter=1, random_state=0)
+    ae = AutoencoderTransformer(
+        learning_rate_init=1e38,
+        max_iter=1,
+        hidden_layer_sizes=(512,),
+        batch_size="auto",
+        random_state=0,
+        **PLAIN,
+    )
     msg = "Training diverged: the weights became non-finite at epoch 1."
     with pytest.raises(ValueError, match=re.escape(msg)):
         ae.fit(X)

@@ -67,9 +67,10 @@ def test_the_fit_starts_at_pca(digits, network):
 def test_validated_fit_never_ends_worse_than_pca(request, data, strictly, learning_rate_init):
     """Check the guarantee on validation rows, where PCA is optimal and where it is not.
 
-    With early stopping the final validation error is at most PCA's (fitted
-    on the same training rows): the start is scored first and kept when no
-    epoch beats it. A rate that only makes training worse keeps PCA exactly.
+    With early stopping the final validation error is at most that of PCA
+    fitted on the same rows (all of X, as a user would fit it): the start
+    is scored first and kept when no epoch beats it. A rate that only makes
+    training worse keeps PCA exactly.
     """
     X = request.getfixturevalue(data)
     ae = AutoencoderTransformer(
@@ -81,8 +82,8 @@ def test_validated_fit_never_ends_worse_than_pca(request, data, strictly, learni
         max_iter=15,
         random_state=0,
     ).fit(X)
-    train, valid = _split(len(X), 0.25, 0)
-    pca = PCA(8, random_state=0).fit(X[train])
+    _, valid = _split(len(X), 0.25, 0)
+    pca = PCA(8, random_state=0).fit(X)
     ours = _mse(ae.net_.reconstruct(X[valid]), X[valid])
     reference = _mse(pca.inverse_transform(pca.transform(X[valid])), X[valid])
     assert ours <= reference * (1 + 1e-5)
@@ -152,4 +153,28 @@ def test_pca_init_models_save_load_and_continue(digits, tmp_path):
         reconstruction_error(first, digits[:500]),
         reconstruction_error(pca, digits[:500]),
         rtol=1e-5,
+    )
+
+
+def test_residuals_start_silent_by_zeroed_output_layers_or_gates(digits):
+    """Check how each residual starts at zero: its last layer zeroed, or a gate for tied weights.
+
+    A tied decoder reuses the encoder's matrices, so zeroing its "last
+    layer" would zero the encoder as well: it gets a scalar gate at 0.
+    """
+    from user_networks import TiedMLP
+
+    settings = dict(init="pca", max_iter=1, learning_rate_init=1e-30, random_state=0)
+    mlp = AutoencoderTransformer(8, **settings).fit(digits).net_.module_
+    assert mlp.encoder.gate is None and mlp.decoder.gate is None
+    assert (
+        float(mlp.decoder.residual.linear1.weight.abs().max()) < 1e-25
+    )  # zero, plus one 1e-30 step
+    tied = AutoencoderTransformer(8, network=TiedMLP(32), **settings).fit(digits)
+    module = tied.net_.module_
+    assert module.encoder.gate is not None and module.decoder.gate is not None
+    assert float(module.encoder.residual[0].weight.abs().max()) > 0  # the tied matrix is intact
+    pca = PCA(8, random_state=0).fit(digits)
+    assert_allclose(
+        reconstruction_error(tied, digits), reconstruction_error(pca, digits), rtol=1e-5
     )

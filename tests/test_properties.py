@@ -38,7 +38,7 @@ SMALL = dict(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
 
 
 @st.composite
-def float_data(draw, min_rows=2, max_rows=24, elements=None):
+def float_data(draw, min_rows=3, max_rows=24, elements=None):
     """A (n_samples, n_features) float32 or float64 array with bounded values."""
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     shape = (draw(st.integers(min_rows, max_rows)), draw(st.integers(1, 6)))
@@ -102,6 +102,7 @@ CLEAR_ERRORS = re.compile(
             "dtype='numeric' is not compatible|could not convert|Unable to convert",
             "beyond the float32 range",
             "Training diverged",
+            "needs at least 2 samples to train",
             "is expecting \\d+ features",
             "The network's output is not finite for finite input",
         ]
@@ -127,6 +128,22 @@ def bad_data(draw):
     if kind == "complex":
         return draw(float_data()).astype(np.complex128) * 1j
     return np.array([["a", "b"], ["c", "d"]], dtype=object)
+
+
+def test_two_rows_are_too_few_for_the_defaults():
+    """Check the clear error for 2 rows: the validation split leaves batch norm one.
+
+    The defaults hold out a validation split (ceil(10 %) = 1 row of 2) and
+    use batch norm, which needs two rows to train on; 3 rows suffice.
+    """
+    X = np.arange(12.0).reshape(2, 6)
+    msg = (
+        "batch_norm=True needs at least 2 samples to train; early_stopping holds out "
+        "validation_fraction=0.1 of n_samples=2, leaving 1 for training."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        AutoencoderTransformer(**SMALL).fit(X)
+    AutoencoderTransformer(**SMALL).fit(np.arange(18.0).reshape(3, 6))
 
 
 @SETTINGS

@@ -234,7 +234,9 @@ def test_streamed_value_checks_name_the_chunk(X, tmp_path):
     """Check that BCE's range check runs per chunk and names the rows."""
     scaled = X * 2
     source = _sources(scaled, tmp_path, chunk_rows=50)["memmap"]
-    ae = AutoencoderTransformer(chunk_size=50, loss="bce", output_activation="sigmoid")
+    ae = AutoencoderTransformer(
+        chunk_size=50, loss="bce", output_activation="sigmoid", init="random"
+    )
     msg = "loss='bce' requires X in [0, 1], got values in [0, 2] (in the chunk of rows"
     with pytest.raises(ValueError, match=re.escape(msg)):
         ae.fit(source)

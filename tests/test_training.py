@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from plain import PLAIN
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_autoencoder import (
@@ -48,7 +49,18 @@ def test_stopping_rule_is_relative_to_the_loss():
     of 2e-4 that went on to fall 19-fold. The rule is now relative to the
     best loss, so when a fit stops does not depend on the data's scale.
     """
-    est = fit_quietly(AutoencoderTransformer(2, max_iter=300, random_state=0), X_REAL * 1e-3)
+    est = fit_quietly(
+        AutoencoderTransformer(
+            2,
+            hidden_layer_sizes=(512,),
+            learning_rate_init=2.5e-3,
+            batch_size="auto",
+            max_iter=300,
+            random_state=0,
+            **PLAIN,
+        ),
+        X_REAL * 1e-3,
+    )
     curve = est.loss_curve_
     absolute = stopping_epoch(curve, 1e-4, 10, relative=False)
     assert absolute is not None and absolute < est.n_iter_ < 300
@@ -103,6 +115,7 @@ def test_onecycle_schedule_warms_up_then_anneals_per_batch():
         max_iter=5,
         batch_size=24,
         random_state=0,
+        **PLAIN,
     ).fit(X_REAL)
     rates = [b["event_lr"] for epoch in est.net_.history[:, "batches"] for b in epoch]
     assert len(rates) == 5 * 5  # 120 rows in batches of 24, five epochs
@@ -166,6 +179,7 @@ def test_adaptive_schedule_divides_by_five_on_a_plateau():
             n_iter_no_change=6,
             max_iter=80,
             random_state=0,
+            **PLAIN,
         ),
         X_REAL,
     )
@@ -217,7 +231,12 @@ def test_partial_fit_after_an_annealed_fit_trains_at_the_initial_rate():
 )
 def test_auto_output_and_loss_resolve_on_the_data(X, output_activation, loss, expected):
     est = AutoencoderTransformer(
-        2, output_activation=output_activation, loss=loss, max_iter=2, random_state=0
+        2,
+        output_activation=output_activation,
+        loss=loss,
+        max_iter=2,
+        random_state=0,
+        init="random",
     )
     fit_quietly(est, X)
     assert (est.output_activation_, est.loss_) == expected
@@ -235,14 +254,17 @@ def test_auto_output_and_loss_resolve_on_the_data(X, output_activation, loss, ex
 )
 def test_auto_is_available_to_every_estimator(cls):
     est = fit_quietly(
-        cls(output_activation="auto", loss="auto", max_iter=2, random_state=0), X_UNIT
+        cls(output_activation="auto", loss="auto", max_iter=2, random_state=0, init="random"),
+        X_UNIT,
     )
     assert (est.output_activation_, est.loss_) == ("sigmoid", "bce")
     assert np.isfinite(est.score_samples(X_UNIT)).all()
 
 
 def test_auto_choice_is_kept_by_partial_fit_and_named_in_errors():
-    est = AutoencoderTransformer(2, output_activation="auto", loss="auto", random_state=0)
+    est = AutoencoderTransformer(
+        2, output_activation="auto", loss="auto", random_state=0, init="random"
+    )
     est.partial_fit(X_UNIT)
     weights = [p.detach().clone() for p in est.net_.module_.parameters()]
     msg = (
@@ -263,7 +285,13 @@ def test_auto_on_out_of_core_data_looks_at_the_first_chunk(tmp_path):
     X[100:] -= 2.0  # outside [0, 1], but not in the first chunk
     X.flush()
     est = AutoencoderTransformer(
-        2, output_activation="auto", loss="auto", chunk_size=50, max_iter=2, random_state=0
+        2,
+        output_activation="auto",
+        loss="auto",
+        chunk_size=50,
+        max_iter=2,
+        random_state=0,
+        init="random",
     )
     with pytest.raises(ValueError, match=r"chosen by loss='auto'.*rows 100 to 119"):
         est.fit(np.load(path, mmap_mode="r"))
@@ -276,7 +304,7 @@ def test_auto_on_out_of_core_data_looks_at_the_first_chunk(tmp_path):
 def test_auto_choice_survives_save_and_load(tmp_path):
     est = fit_quietly(
         AutoencoderTransformer(
-            2, output_activation="auto", loss="auto", max_iter=3, random_state=0
+            2, output_activation="auto", loss="auto", max_iter=3, random_state=0, init="random"
         ),
         X_UNIT,
     )
@@ -296,7 +324,12 @@ def test_onecycle_trains_with_few_steps(max_iter):
     now lasts at least one step; under 3 steps the rate is constant.
     """
     est = AutoencoderTransformer(
-        2, learning_rate="onecycle", max_iter=max_iter, batch_size=len(X_REAL), random_state=0
+        2,
+        learning_rate="onecycle",
+        max_iter=max_iter,
+        batch_size=len(X_REAL),
+        random_state=0,
+        **PLAIN,
     ).fit(X_REAL)
     lr = est.learning_rate_init
     if max_iter < 3:

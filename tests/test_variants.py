@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
+from plain import PLAIN
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -22,8 +23,8 @@ def digits_split():
 def _exact_jacobian_sq_norm(ae, X):
     """Mean over samples of ||d encoder / d x||_F^2, computed exactly."""
     encoder = ae.net_.module_.encoder
-    with torch.no_grad():
-        jac = torch.func.vmap(torch.func.jacrev(encoder))(torch.from_numpy(X))
+    with torch.no_grad():  # one row at a time, as a batch of one (batch norm needs 2-D)
+        jac = torch.func.vmap(torch.func.jacrev(lambda x: encoder(x[None])[0]))(torch.from_numpy(X))
     return float(jac.pow(2).sum(dim=(1, 2)).mean())
 
 
@@ -77,7 +78,7 @@ def test_sparse_codes_have_more_near_zero_units(digits_split):
     X_train, X_test = digits_split
     fractions = {}
     for sparsity in (0.0, 0.05):
-        ae = AutoencoderTransformer(16, sparsity=sparsity, max_iter=60, random_state=0)
+        ae = AutoencoderTransformer(16, sparsity=sparsity, max_iter=60, random_state=0, **PLAIN)
         Z = ae.fit(X_train).transform(X_test)
         fractions[sparsity] = float(np.mean(np.abs(Z) < 0.05))
     assert fractions[0.05] > fractions[0.0] + 0.3
@@ -97,7 +98,7 @@ def test_penalties_enter_the_training_loss_only(digits_split):
     """Check that penalties raise the training loss but not the validation loss."""
     X_train, _ = digits_split
     ae = AutoencoderTransformer(
-        8, sparsity=1.0, early_stopping=True, max_iter=3, random_state=0
+        8, sparsity=1.0, max_iter=3, random_state=0, **{**PLAIN, "early_stopping": True}
     ).fit(X_train)
     net = ae.net_
     _, valid = net.get_split_datasets(X_train)

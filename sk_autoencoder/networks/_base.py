@@ -115,6 +115,15 @@ class Network(BaseEstimator):
         log-variances, and once with ``n_components``, whose decoder maps
         codes back (see :class:`~sk_autoencoder._modules.GaussianEncoderAutoencoder`).
 
+        Parameters
+        ----------
+        n_features : int
+            Width of the rows the module reconstructs.
+        n_components : int
+            Width of the code (the posterior's dimension).
+        generator : torch.Generator or None, default=None
+            Draws the initial weights.
+
         Returns
         -------
         module : torch.nn.Module
@@ -253,16 +262,18 @@ def build_module(
         )
     module = module.to(torch.float32)
     _HANDED_OUT.update((id(p), p) for p in module.parameters())
-    if pca_residual:
-        mean, components = (None, None) if pca is None else pca
-        module = PCAResidualAutoencoder(module, n_features, n_components, mean, components)
     if output_activation != "identity":
         activation = ACTIVATIONS[output_activation]()
         if isinstance(module.decoder, nn.Sequential):
             module.decoder.append(activation)
         else:
             module.decoder = nn.Sequential(module.decoder, activation)
-    module.activation_width = _check_shapes(module, name, n_features, n_components, variational)
+    # The spec's own module is checked, before PCA's paths could hide its widths.
+    width = _check_shapes(module, name, n_features, n_components, variational)
+    if pca_residual:
+        mean, components = (None, None) if pca is None else pca
+        module = PCAResidualAutoencoder(module, n_features, n_components, mean, components)
+    module.activation_width = width
     return module
 
 

@@ -48,6 +48,7 @@ def check_network(network, *, n_features=None, n_components=2, param_grid=None, 
         Width of the test rows; None uses the product of the spec's
         ``image_shape`` when it has one, else 12.
     n_components : int, default=2
+        Width of the code of every test fit.
     param_grid : dict or None, default=None
         The spec's parameters for step 4, without the ``network__`` prefix
         (e.g. ``{"width": [8, 16]}``); None searches the first parameter
@@ -91,9 +92,12 @@ def _run_checks(network, n_features, n_components, param_grid, onnx):
     X = rng.uniform(size=(48, n_features)).astype(np.float32)
 
     def estimator(cls=AutoencoderTransformer, seed=0, **params):
+        # The spec's own start (not PCA's), trained on every row.
         return cls(
             n_components,
             network=clone(network),
+            init="random",
+            early_stopping=False,
             max_iter=2,
             batch_size=16,
             random_state=seed,

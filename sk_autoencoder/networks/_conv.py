@@ -57,9 +57,20 @@ class ConvAutoencoder(nn.Module):
         Width of the encoder's output.
     n_components : int
         Width of the decoder's input.
-    channels, convs_per_stage, kernel_size, stride, activation, batch_norm, \
-hidden_layer_sizes
-        As for :class:`ConvNetwork`.
+    channels : tuple of int, default=(32, 64)
+        Output channels of each stride-``stride`` stage (see :class:`ConvNetwork`).
+    convs_per_stage : int, default=1
+        Convolutions per stage; the first of each stage strides.
+    kernel_size : int, default=3
+        Side of every kernel.
+    stride : int, default=2
+        Downsampling factor of each stage.
+    activation : str, default="relu"
+        Activation after each convolution and hidden dense layer.
+    batch_norm : bool, default=False
+        Batch norm before each activation.
+    hidden_layer_sizes : tuple of int, default=()
+        Dense layers between the flattened feature maps and the code.
     generator : torch.Generator or None
         Draws the initial weights.
     """
@@ -246,7 +257,24 @@ class ConvNetwork(Network):
         self.hidden_layer_sizes = hidden_layer_sizes
 
     def row_shape(self, n_features):
-        """``(channels, *spatial)`` of one row of ``n_features``, or a ValueError."""
+        """Return the ``(channels, *spatial)`` shape of one row of ``n_features``.
+
+        Parameters
+        ----------
+        n_features : int
+            Width of the rows.
+
+        Returns
+        -------
+        shape : tuple of int
+            ``image_shape`` with a leading channel axis, or ``(1, n_features)``
+            for a 1-D signal.
+
+        Raises
+        ------
+        ValueError
+            If ``image_shape`` does not hold ``n_features`` values.
+        """
         if self.image_shape is None:
             return (1, int(n_features))
         shape = np.asarray(self.image_shape).ravel()
@@ -291,13 +319,16 @@ class ConvNetwork(Network):
         Parameters
         ----------
         n_features : int
+            Width of the rows the module reconstructs.
         n_components : int
+            Width of the code.
         generator : torch.Generator or None, default=None
             Draws the initial weights.
 
         Returns
         -------
         module : ConvAutoencoder
+            Untrained, its weights drawn from ``generator``.
         """
         return self._module(n_features, n_components, n_components, generator)
 
@@ -310,13 +341,16 @@ class ConvNetwork(Network):
         Parameters
         ----------
         n_features : int
+            Width of the rows the module reconstructs.
         n_components : int
+            Width of the code.
         generator : torch.Generator or None, default=None
             Draws the initial weights.
 
         Returns
         -------
         module : GaussianEncoderAutoencoder
+            Untrained, its weights drawn from ``generator``.
         """
         module = self._module(n_features, 2 * n_components, n_components, generator)
         return GaussianEncoderAutoencoder(module.encoder, module.decoder, n_components)

@@ -31,7 +31,10 @@ class MLPNetwork(Network):
     ``network`` is None, from their own ``hidden_layer_sizes``,
     ``activation``, ``dropout`` and ``batch_norm``: passing
     ``network=MLPNetwork(...)`` instead trains the same module, with the
-    same weights for the same ``random_state``.
+    same weights for the same ``random_state``. Its own defaults are those
+    of the estimators before 0.2 (one hidden layer of 512, ReLU, no batch
+    norm); ``AutoencoderTransformer``'s defaults now are
+    ``MLPNetwork((256,), activation="gelu", batch_norm=True)``.
 
     Parameters
     ----------
@@ -56,8 +59,8 @@ class MLPNetwork(Network):
     >>> from sk_autoencoder import AutoencoderTransformer
     >>> from sk_autoencoder.networks import MLPNetwork
     >>> X = load_digits().data / 16
-    >>> ae = AutoencoderTransformer(8, network=MLPNetwork((128,)), max_iter=3,
-    ...                             random_state=0).fit(X)
+    >>> ae = AutoencoderTransformer(8, network=MLPNetwork((128,)), init="random",
+    ...                             max_iter=3, random_state=0).fit(X)
     >>> ae.net_.module_.encoder
     Sequential(
       (linear0): Linear(in_features=64, out_features=128, bias=True)
@@ -96,13 +99,16 @@ class MLPNetwork(Network):
         Parameters
         ----------
         n_features : int
+            Width of the rows the module reconstructs.
         n_components : int
+            Width of the code.
         generator : torch.Generator or None, default=None
             Draws the initial weights.
 
         Returns
         -------
         module : MLPAutoencoder
+            Untrained, its weights drawn from ``generator``.
         """
         return MLPAutoencoder(n_features, n_components, **self._settings(generator))
 
@@ -115,12 +121,15 @@ class MLPNetwork(Network):
         Parameters
         ----------
         n_features : int
+            Width of the rows the module reconstructs.
         n_components : int
+            Width of the code.
         generator : torch.Generator or None, default=None
             Draws the initial weights.
 
         Returns
         -------
         module : VariationalMLPAutoencoder
+            Untrained, its weights drawn from ``generator``.
         """
         return VariationalMLPAutoencoder(n_features, n_components, **self._settings(generator))
