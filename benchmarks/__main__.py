@@ -33,6 +33,13 @@ def main(argv=None):
     )
     parser.add_argument("--datasets", nargs="+", default=list(_data.NAMES), choices=_data.NAMES)
     parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(compare.METHOD_NAMES),
+        choices=compare.METHOD_NAMES,
+        help="methods to run (default all; PCA always runs, as the reference)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -53,7 +60,11 @@ def main(argv=None):
 
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
     sweep = compare.SWEEPS["quick" if args.quick else "full"]
-    methods = compare.make_methods(quick=args.quick)
+    methods = {
+        name: factory
+        for name, factory in compare.make_methods(quick=args.quick).items()
+        if name == "PCA" or name in args.methods
+    }
     start = time.perf_counter()
     with _cluster(args.scheduler, args.workers) as where:
         records, artefacts = compare.run(

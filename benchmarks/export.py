@@ -108,7 +108,7 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ae = AutoencoderTransformer(
-            32, max_iter=args.epochs, random_state=0, **compare.PREVIOUS_DEFAULT
+            32, random_state=0, **{**compare.PREVIOUS_DEFAULT, "max_iter": args.epochs}
         ).fit(X_train)
     with tempfile.TemporaryDirectory() as folder:
         stored = persistence(ae, args.repeats, Path(folder))

@@ -61,8 +61,14 @@ def hand_written_fit(X, hidden, k, epochs, batch_size=BATCH_SIZE, seed=0):
 
 
 def estimator_fit(X, hidden, k, epochs, batch_size=BATCH_SIZE, seed=0):
+    # Like for like with the loop: a plain ReLU MLP from a random start,
+    # whatever the estimator's defaults are.
     ae = AutoencoderTransformer(
         k,
+        activation="relu",
+        batch_norm=False,
+        init="random",
+        early_stopping=False,
         hidden_layer_sizes=hidden,
         batch_size=batch_size,
         learning_rate_init=LR,
