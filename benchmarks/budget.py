@@ -75,7 +75,9 @@ def fit_and_score(method, epochs, k, X_train, X_test, seed=0):
             seconds = time.perf_counter() - start
             return seconds, _mse(model.inverse_transform(model.transform(X_test)), X_test)
         if method == "MLPRegressor":
-            model = MLPRegressor((512, k, 512), max_iter=epochs, random_state=seed, tol=0)
+            model = MLPRegressor(
+                hidden_layer_sizes=(512, k, 512), max_iter=epochs, random_state=seed, tol=0
+            )
             start = time.perf_counter()
             model.fit(X_train, X_train)
             seconds = time.perf_counter() - start

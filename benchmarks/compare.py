@@ -142,16 +142,31 @@ SWEEPS = {
 IMAGE_SHAPES = {"mnist": (28, 28), "digits": (8, 8)}
 
 
-def conv_estimator(k, seed, image_shape, **overrides):
-    """The conv autoencoder of the benchmark (:data:`CONV`) for images of ``image_shape``."""
-    params = {**CONV, **overrides}
+# The MLP's own parameters, which a network spec replaces.
+_MLP_PARAMETERS = ("hidden_layer_sizes", "activation", "dropout", "batch_norm")
+
+
+def build(params, k, seed, image_shape=None, **kwargs):
+    """``AutoencoderTransformer(k)`` with ``params`` on top of :data:`DEFAULTS_0_1`.
+
+    ``network__*`` parameters set a :class:`ConvNetwork` for images of
+    ``image_shape``, which then describes the whole architecture: the 0.1
+    defaults' MLP parameters are left out beside it.
+    """
+    params = {**DEFAULTS_0_1, **params}
     network = {
         key[len("network__") :]: v for key, v in params.items() if key.startswith("network__")
     }
     rest = {key: v for key, v in params.items() if not key.startswith("network__")}
-    return AutoencoderTransformer(
-        k, network=ConvNetwork(image_shape, **network), random_state=seed, **rest
-    )
+    if network:
+        rest = {key: v for key, v in rest.items() if key not in _MLP_PARAMETERS}
+        rest["network"] = ConvNetwork(image_shape, **network)
+    return AutoencoderTransformer(k, random_state=seed, **rest, **kwargs)
+
+
+def conv_estimator(k, seed, image_shape, **overrides):
+    """The conv autoencoder of the benchmark (:data:`CONV`) for images of ``image_shape``."""
+    return build({**CONV, **overrides}, k, seed, image_shape)
 
 
 METHOD_NAMES = ("PCA", "KernelPCA", "AE default", "AE recommended", "AE conv")

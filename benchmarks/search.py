@@ -516,13 +516,7 @@ def make_estimator(params, k, seed, image_shape=None, n_threads=1):
     meaning when the defaults change. ``network__*`` parameters set a
     ConvNetwork.
     """
-    params = {**compare.DEFAULTS_0_1, **params}
-    network = {key: v for key, v in params.items() if key.startswith("network__")}
-    rest = {key: v for key, v in params.items() if key not in network}
-    estimator = AutoencoderTransformer(k, n_threads=n_threads, random_state=seed, **rest)
-    if network:
-        estimator.set_params(network=ConvNetwork(image_shape), **network)
-    return estimator
+    return compare.build(params, k, seed, image_shape, n_threads=n_threads)
 
 
 def _fit_and_score(params, X, cv, k, seed, image_shape=None):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmarks import _data, _report, compare, outliers, speed
+from benchmarks import _data, _report, budget, compare, outliers, speed
 from sk_autoencoder import AutoencoderTransformer
 
 
@@ -88,7 +88,7 @@ def test_outlier_benchmark_records_and_table():
     records = outliers.run(["digits"], classes=[0], quick=True)
     assert [r["method"] for r in records] == [
         "AE detector",
-        "AE detector, 0.1 defaults",
+        "AE detector, transformer's defaults",
         "PCA error",
         "IsolationForest",
     ]
@@ -187,3 +187,16 @@ def test_named_configurations_spell_out_what_they_were_measured_with():
         config = getattr(compare, name)
         assert set(compare.DEFAULTS_0_1) <= set(config), name
     assert compare.METHOD_NAMES == tuple(compare.make_methods())
+
+
+@pytest.mark.parametrize("method", ["PCA", *budget.LADDERS])
+def test_budget_methods_fit_and_score(method):
+    """Check each time-to-quality contender: one epoch, a fit time and a held-out error."""
+    if method == "pyod AutoEncoder":
+        pytest.importorskip("pyod", reason="pyod is in the benchmarks extra, not the test extra")
+    X_train, X_test, _, _ = _data.splits("digits")
+    seconds, mse = budget.fit_and_score(method, 1, 4, X_train[:200], X_test[:50])
+    pca_s, pca_mse = budget.fit_and_score("PCA", None, 4, X_train[:200], X_test[:50])
+    # one epoch: only a plausible error (pixels in [0, 1], not a perfect copy)
+    assert seconds > 0 and 0 < mse < 1
+    assert mse / pca_mse > 0.2
