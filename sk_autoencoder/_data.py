@@ -258,7 +258,25 @@ def check_finite(chunk, start):
     )
 
 
-class ChunkedArray:
+class _Chunks:
+    """Reading of validated chunks, for sources with ``bounds`` and ``_raw``."""
+
+    def read(self, c):
+        """Chunk ``c`` as a validated NumPy array of ``dtype``."""
+        start, stop = self.bounds(c)
+        chunk = np.asarray(self._raw(c), dtype=self.dtype)
+        check_finite(chunk, start)
+        if self.check is not None:
+            self.check(chunk, f" (in the chunk of rows {start} to {stop - 1})")
+        return chunk
+
+    def __iter__(self):
+        """Yield ``(start, chunk)`` in order."""
+        for c in range(self.n_chunks):
+            yield self.bounds(c)[0], self.read(c)
+
+
+class ChunkedArray(_Chunks):
     """A 2-D array read in row chunks, each validated as it is read.
 
     Only the shape and dtype are looked at up front; values are checked
@@ -319,25 +337,12 @@ class ChunkedArray:
         """The first chunk as a NumPy array, not validated."""
         return np.asarray(self.X[slice(*self.bounds(0))])
 
-    def read(self, c):
-        """Chunk ``c`` as a validated NumPy array of ``dtype``."""
-        start, stop = self.bounds(c)
-        chunk = self.X[start:stop]
-        if is_dask(chunk):
-            chunk = chunk.compute()
-        chunk = np.asarray(chunk, dtype=self.dtype)
-        check_finite(chunk, start)
-        if self.check is not None:
-            self.check(chunk, f" (in the chunk of rows {start} to {stop - 1})")
-        return chunk
-
-    def __iter__(self):
-        """Yield ``(start, chunk)`` in order."""
-        for c in range(self.n_chunks):
-            yield self.bounds(c)[0], self.read(c)
+    def _raw(self, c):
+        chunk = self.X[slice(*self.bounds(c))]
+        return chunk.compute() if is_dask(chunk) else chunk
 
 
-class BlockSource:
+class BlockSource(_Chunks):
     """In-memory row blocks read like a ``ChunkedArray`` (a dask worker's partitions).
 
     Parameters
@@ -367,17 +372,8 @@ class BlockSource:
     def head(self):
         return np.asarray(self.blocks[0])
 
-    def read(self, c):
-        chunk = np.asarray(self.blocks[c], dtype=self.dtype)
-        start, stop = self.bounds(c)
-        check_finite(chunk, start)
-        if self.check is not None:
-            self.check(chunk, f" (in the chunk of rows {start} to {stop - 1})")
-        return chunk
-
-    def __iter__(self):
-        for c in range(self.n_chunks):
-            yield self.bounds(c)[0], self.read(c)
+    def _raw(self, c):
+        return self.blocks[c]
 
 
 def n_held_out(n_rows, fraction):
