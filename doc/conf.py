@@ -75,8 +75,8 @@ html_theme_options = {
 }
 html_static_path = []
 html_show_sourcelink = False
-# No MathJax from a CDN: the pages use no math.
-mathjax_path = ""
+# Sphinx adds MathJax (from its CDN) only to pages with math, and these have
+# none: the built pages load no remote script (tests/test_docs.py checks).
 
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
@@ -94,6 +94,9 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
     "plot_gallery": "True",
+    # Its timings page loads jQuery and DataTables from CDNs; each example's
+    # page says its own run time.
+    "write_computation_times": False,
 }
 
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

@@ -185,6 +185,18 @@ class MLPAutoencoder(nn.Module):
         )
 
     def forward(self, X):
+        """Reconstruct ``X`` through the encoder and the decoder.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_samples, n_features)
+            Rows to reconstruct.
+
+        Returns
+        -------
+        X_hat : Tensor of shape (n_samples, n_features)
+            The reconstruction.
+        """
         return self.decoder(self.encoder(X))
 
 
@@ -250,6 +262,18 @@ class VariationalMLPAutoencoder(nn.Module):
         return self.encoder.linear_mean(h), self.linear_log_var(h)
 
     def forward(self, X):
+        """Reconstruct ``X`` through the encoder and the decoder.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_samples, n_features)
+            Rows to reconstruct.
+
+        Returns
+        -------
+        X_hat : Tensor of shape (n_samples, n_features)
+            The reconstruction.
+        """
         return self.decoder(self.encoder(X))
 
 

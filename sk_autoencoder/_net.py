@@ -321,6 +321,22 @@ class AutoencoderNet(NeuralNet):
                 self.generator_ = self._fresh_generator()
 
     def get_params_for_optimizer(self, prefix, named_parameters):
+        """Return the optimizer's parameter groups, weight decay on weight tensors only.
+
+        Parameters
+        ----------
+        prefix : str
+            The optimizer's name in skorch (``"optimizer"``).
+        named_parameters : iterable of (str, Parameter)
+            The module's named parameters.
+
+        Returns
+        -------
+        args : tuple
+            The parameter groups, as skorch passes them to the optimizer.
+        kwargs : dict
+            The optimizer's other keyword arguments.
+        """
         named = list(named_parameters)
         if prefix != "optimizer" or not self.weight_decay:
             return super().get_params_for_optimizer(prefix, named)

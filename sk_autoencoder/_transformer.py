@@ -200,7 +200,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Returns
         -------
-        Z : ndarray or dask array of shape (n_samples, n_components_)
+        Z : ndarray or dask array of shape (n_samples, ``n_components_``)
             The codes, in X's float dtype (float64 for integer input); a
             lazy dask array, chunked like X's rows, for dask input.
         """
@@ -216,12 +216,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components_)
+        X : array-like of shape (n_samples, ``n_components_``)
             Codes, e.g. the output of ``transform``.
 
         Returns
         -------
-        X_original : ndarray or dask array of shape (n_samples, n_features_in_)
+        X_original : ndarray or dask array of shape (n_samples, ``n_features_in_``)
             Reconstructions, in the codes' float dtype.
         """
         check_is_fitted(self)

@@ -167,7 +167,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, ``n_features_in_``)
             Decoded samples, float64.
         """
         check_is_fitted(self)

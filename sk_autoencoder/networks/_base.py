@@ -113,7 +113,7 @@ class Network(BaseEstimator):
         The default builds the spec twice: once with ``2 * n_components``
         codes, whose encoder outputs the posterior means and then the
         log-variances, and once with ``n_components``, whose decoder maps
-        codes back (see :class:`~sk_autoencoder._modules.GaussianEncoderAutoencoder`).
+        codes back (see ``GaussianEncoderAutoencoder`` in ``sk_autoencoder._modules``).
 
         Parameters
         ----------

@@ -162,6 +162,18 @@ class ConvAutoencoder(nn.Module):
         layers[f"act{i}"] = ACTIVATIONS[activation]()
 
     def forward(self, X):
+        """Reconstruct ``X`` through the encoder and the decoder.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_samples, n_features)
+            Rows to reconstruct.
+
+        Returns
+        -------
+        X_hat : Tensor of shape (n_samples, n_features)
+            The reconstruction.
+        """
         return self.decoder(self.encoder(X))
 
 
