@@ -26,9 +26,13 @@ raises the failed rank's error.
 
 import contextlib
 import datetime
+import io
+import json
 import os
 import pickle
+import signal
 import socket
+import sys
 import tempfile
 import time
 import traceback
@@ -46,6 +50,22 @@ from ._validation import warn_at_caller
 PAYLOAD = "payload.pkl"
 RESULT = "result.pkl"
 
+# What each local rank runs: a fresh interpreter (the elastic agent's binary
+# entry point), not multiprocessing's spawn, which re-runs the caller's
+# script in every rank and so starts the fit again in a script without an
+# ``if __name__ == "__main__":`` guard. The caller's import path comes along
+# (a package found through the script's folder or sys.path edits), and a
+# failed rank exits quietly: its error is in the folder, for the caller.
+RANK_COMMAND = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+from sk_autoencoder._distributed import _rank_main
+try:
+    _rank_main(sys.argv[2], int(sys.argv[3]))
+except BaseException:
+    sys.exit(1)
+"""
+
 
 def _cloudpickle():
     """cloudpickle (joblib's dependency), which carries ``__main__`` classes by value."""
@@ -54,6 +74,65 @@ def _cloudpickle():
     except ImportError:  # joblib < 1.5 vendored it
         from joblib.externals import cloudpickle
     return cloudpickle
+
+
+def _dumps(obj, estimator):
+    """cloudpickle's bytes of ``obj``, after the ``__main__`` classes of the estimator's net.
+
+    skorch pickles a net's modules, criteria and optimisers with plain
+    pickle, which names a class defined in ``__main__`` (a script's, a
+    notebook's) instead of carrying it, so a process with another
+    ``__main__`` (a rank, a dask worker, the caller receiving a rank's
+    model) could not load it. Those classes go first, by value (cloudpickle
+    maps them back to the sender's own class objects), and :func:`_loads`
+    puts them in ``__main__`` while it loads the rest.
+    """
+    cloudpickle = _cloudpickle()
+    classes = _main_classes(estimator)
+    with _in_main(classes):
+        return cloudpickle.dumps(classes) + cloudpickle.dumps(obj)
+
+
+def _loads(data):
+    """The object that :func:`_dumps` wrote."""
+    stream = io.BytesIO(data)
+    classes = pickle.load(stream)
+    with _in_main(classes):
+        return pickle.load(stream)
+
+
+def _main_classes(estimator):
+    """The top-level ``__main__`` classes among the torch objects that skorch pickles."""
+    net = getattr(estimator, "net_", None)
+    if net is None:
+        return []
+    found = {}
+    for key, value in vars(net).items():
+        if isinstance(key, str) and key.startswith(tuple(net.cuda_dependent_attributes_)):
+            objects = value.modules() if isinstance(value, torch.nn.Module) else [value]
+            for obj in objects:
+                cls = type(obj)
+                if cls.__module__ == "__main__" and "." not in cls.__qualname__:
+                    found[cls.__qualname__] = cls
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def _in_main(classes):
+    """Make ``classes`` importable from ``__main__`` for a while (a worker outlives a fit)."""
+    main = sys.modules["__main__"]
+    missing = object()
+    saved = {cls.__qualname__: getattr(main, cls.__qualname__, missing) for cls in classes}
+    for cls in classes:
+        setattr(main, cls.__qualname__, cls)
+    try:
+        yield
+    finally:
+        for name, previous in saved.items():
+            if previous is missing:
+                delattr(main, name)
+            else:
+                setattr(main, name, previous)
 
 
 def fit(estimator, X):
@@ -96,9 +175,9 @@ def _fit_local(estimator, X, warm, world):
             "source": _share(data, folder),
             "warm": warm,
         }
-        (folder / PAYLOAD).write_bytes(_cloudpickle().dumps(payload))
+        (folder / PAYLOAD).write_bytes(_dumps(payload, estimator))
         _launch(folder, world, estimator.distributed_timeout)
-        fitted, caught = pickle.loads((folder / RESULT).read_bytes())
+        fitted, caught = _loads((folder / RESULT).read_bytes())
     _adopt(estimator, fitted, caught)
     return X
 
@@ -229,7 +308,6 @@ def _launch(folder, world, timeout):
         rdzv_configs={"rank": 0, "timeout": int(timeout)},
         max_restarts=0,
         monitor_interval=0.1,
-        start_method="spawn",
         logs_specs=DefaultLogsSpecs(log_dir=str(folder / "logs")),
     )
     # The agent logs every start and stop, and a failed rank's traceback,
@@ -248,7 +326,8 @@ def _launch(folder, world, timeout):
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)
     try:
-        elastic_launch(config, _rank_main)(str(folder), world)
+        path = json.dumps([p for p in sys.path if p])
+        elastic_launch(config, sys.executable)("-c", RANK_COMMAND, path, str(folder), str(world))
     except ChildFailedError as exc:
         raise _rank_error(folder, world, exc.failures) from None
     except KeyboardInterrupt:
@@ -263,11 +342,11 @@ def _launch(folder, world, timeout):
 
 
 def _rank_main(folder, world):
-    """A rank's entry point (``elastic_launch`` calls it in each process)."""
+    """A local rank's work (:data:`RANK_COMMAND` calls it in each process)."""
     folder = Path(folder)
     rank = int(os.environ["RANK"])
     try:
-        payload = pickle.loads((folder / PAYLOAD).read_bytes())
+        payload = _loads((folder / PAYLOAD).read_bytes())
         estimator = payload["estimator"]
         shard = Shard(rank, world, device=_device(estimator, int(os.environ["LOCAL_RANK"])))
         _init_group(estimator, shard)
@@ -279,7 +358,7 @@ def _rank_main(folder, world):
             torch.distributed.destroy_process_group()
         if rank == 0:
             partial = folder / f"{RESULT}.part"
-            partial.write_bytes(_cloudpickle().dumps((estimator, caught)))
+            partial.write_bytes(_dumps((estimator, caught), estimator))
             partial.rename(folder / RESULT)
     except BaseException as exc:
         _write_error(folder, rank, exc)
@@ -317,8 +396,8 @@ def _rank_error(folder, world, failures):
     A rank that fails makes the others fail too (their collectives lose a
     peer, or the agent stops them), so the secondary failures are set
     aside: a data or settings error (ValueError, TypeError) first, then a
-    rank killed by a signal without reporting anything, then the earliest
-    reported error.
+    rank killed by a signal without reporting anything (one the agent did
+    not stop with SIGTERM first), then the earliest reported error.
     """
     records = {}
     for path in folder.glob("error-*.pkl"):
@@ -332,7 +411,11 @@ def _rank_error(folder, world, failures):
         if rank not in records and failure.exitcode is not None and failure.exitcode < 0
     }
     if killed:
-        rank, failure = min(killed.items())
+        # The agent stops the surviving ranks with SIGTERM: a rank killed by
+        # any other signal is the one that started the failure.
+        rank, failure = min(
+            killed.items(), key=lambda item: (item[1].exitcode == -signal.SIGTERM, item[0])
+        )
         return RuntimeError(
             f"Rank {rank} of {world} (pid {failure.pid}) was killed by signal "
             f"{failure.signal_name()}; the other ranks were stopped."
@@ -445,7 +528,7 @@ def _fit_dask(estimator, X, warm):
         blocks, starts = _locate(client, X, workers, estimator._chunk_rows())
     host = distributed.comm.get_address_host(workers[0])
     port = client.run(_free_port, workers=[workers[0]])[workers[0]]
-    payload = _cloudpickle().dumps({"estimator": estimator, "warm": warm})
+    payload = _dumps({"estimator": estimator, "warm": warm}, estimator)
     futures = [
         client.submit(
             _dask_rank,
@@ -478,7 +561,7 @@ def _fit_dask(estimator, X, warm):
             }
     if records:
         raise _root_cause(records, world)
-    fitted, caught = pickle.loads(futures[0].result())
+    fitted, caught = _loads(futures[0].result())
     _adopt(estimator, fitted, caught)
     return reference
 
@@ -546,7 +629,7 @@ def _dask_rank(payload, rank, world, host, port, blocks, starts, n_rows):
     """A rank on a dask worker: join the group, train on the local blocks."""
     dist = torch.distributed
     try:
-        state = pickle.loads(payload)
+        state = _loads(payload)
         estimator = state["estimator"]
         shard = Shard(rank, world, n_rows=n_rows, device=_device(estimator, 0))
         dist.init_process_group(
@@ -566,4 +649,4 @@ def _dask_rank(payload, rank, world, host, port, blocks, starts, n_rows):
     except BaseException as exc:
         exc.rank_time = time.time()
         raise
-    return _cloudpickle().dumps((estimator, caught)) if rank == 0 else None
+    return _dumps((estimator, caught), estimator) if rank == 0 else None

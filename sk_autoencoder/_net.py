@@ -18,6 +18,7 @@ one place that translates them. What it adds to skorch:
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -214,15 +215,21 @@ class AutoencoderNet(NeuralNet):
             from torch.nn.parallel import DistributedDataParallel
 
             device = torch.device(self.device)
-            self.ddp_ = DataParallel(
-                DistributedDataParallel(
+            with warnings.catch_warnings():
+                # Newer torch deprecates broadcast_buffers, but its advice is
+                # to keep it while rank-local buffers are wanted, as here:
+                # the warning is about torch's API, not the user's fit.
+                warnings.filterwarnings(
+                    "ignore", message="`broadcast_buffers` is deprecated", category=FutureWarning
+                )
+                ddp = DistributedDataParallel(
                     self._forward_class(self.module_),
                     device_ids=[device] if device.type == "cuda" else None,
                     # Each rank keeps its running statistics over its own
                     # batches; average_buffers merges them once per epoch.
                     broadcast_buffers=False,
                 )
-            )
+            self.ddp_ = DataParallel(ddp)
         return self
 
     def _fresh_generator(self):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -46,7 +47,7 @@ def _weights(est):
 
 
 def _rank_processes():
-    """Processes started by multiprocessing's spawn that are still alive."""
+    """Local ranks (interpreters running _distributed.RANK_COMMAND) that are still alive."""
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -55,7 +56,7 @@ def _rank_processes():
                     command = f.read().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if "multiprocessing.spawn" in command and "spawn_main" in command:
+            if "from sk_autoencoder._distributed import _rank_main" in command:
                 found.append(int(pid))
     return found
 
@@ -123,6 +124,14 @@ def test_two_ranks_train_as_one_process(X):
     assert abs(ratio - 1) < 0.02
     assert_array_equal(ranks[0].transform(test), ranks[1].transform(test))
     assert ranks[0].n_iter_ == single.n_iter_ == 15
+
+
+def test_a_fit_on_ranks_passes_on_no_warning_of_its_own(X):
+    """Check that torch's warnings about the wrapper fit builds do not reach the user."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AutoencoderTransformer(2, max_iter=1, distributed=2, **SETTINGS).fit(X)
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
 
 
 def test_streamed_fit_on_ranks_with_early_stopping_and_pca_init(X, tmp_path):
@@ -293,6 +302,58 @@ def test_torchrun_with_a_group_of_another_size_is_refused(tmp_path):
     assert "WORLD_SIZE=3, but the process group has 2 ranks" in done.stderr
 
 
+UNGUARDED = textwrap.dedent(
+    """
+    import numpy as np
+    from torch import nn
+    from sk_autoencoder import AutoencoderTransformer
+    from sk_autoencoder.networks import Network
+
+    class Codec(nn.Module):
+        def __init__(self, n_in, n_out):
+            super().__init__()
+            self.layer = nn.Linear(n_in, n_out)
+
+        def forward(self, X):
+            return self.layer(X)
+
+    class Linear(Network):
+        def build(self, n_features, n_components, *, generator=None):
+            module = nn.Module()
+            module.encoder = Codec(n_features, n_components)
+            module.decoder = Codec(n_components, n_features)
+            return module
+
+    X = np.random.RandomState(0).rand(256, 8).astype(np.float32)
+    print("script ran", flush=True)
+    est = AutoencoderTransformer(
+        2, network=Linear(), max_iter=2, n_threads=1, distributed=2, random_state=0
+    )
+    est.fit(X)  # the default PCA path wraps the network's encoder as its residual
+    print("fitted", est.n_iter_, type(est.net_.module_.encoder.residual).__name__, flush=True)
+    est.set_params(warm_start=True).fit(X)  # the fitted Codecs travel to the ranks; n_iter_ adds up
+    print("refitted", est.n_iter_, flush=True)
+    """
+)
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path):
+    """Check that the ranks do not re-run the caller's script (scikit-learn users rarely
+    guard it), and still build a network class defined there."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["script ran", "fitted 2 Codec", "refitted 4"]
+
+
 KILLABLE = textwrap.dedent(
     """
     import numpy as np
@@ -300,7 +361,10 @@ KILLABLE = textwrap.dedent(
 
     X = np.random.RandomState(0).rand(20000, 32).astype(np.float32)
     print("fitting", flush=True)
-    AutoencoderTransformer(4, max_iter=500, batch_size=32, n_threads=1, distributed=2).fit(X)
+    # No early stopping: the fit must still be training when the test strikes.
+    AutoencoderTransformer(
+        4, max_iter=500, batch_size=32, n_threads=1, distributed=2, early_stopping=False
+    ).fit(X)
     """
 )
 
