@@ -7,6 +7,7 @@ in about two minutes on two cores: a smoke run, not a result.
 
 import argparse
 import contextlib
+import json
 import platform
 import sys
 import time
@@ -45,6 +46,13 @@ def main(argv=None):
         default=None,
         help="threads per fit, torch and BLAS (default: the process's settings); give a "
         "serial run and a cluster run the same value for identical error columns",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="re-run only --methods (and PCA) and keep the other methods' rows of the "
+        "results already in --out; the MNIST reconstruction and code plots, which need "
+        "every method's fitted models, are then left as they are",
     )
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
@@ -90,9 +98,12 @@ def main(argv=None):
         },
         "wall_s": round(time.perf_counter() - start, 1),
     }
+    every_method = set(methods) == set(compare.METHOD_NAMES)
+    if args.update:
+        records, meta = _updated(records, meta, args.out / "results.json", methods)
     summary = _report.summarise(records)
     _report.write_files(records, summary, args.out, meta)
-    _plot(summary, artefacts, args.out, sweep)
+    _plot(summary, artefacts, args.out, sweep, reconstructions=every_method or not args.update)
     print(_report.markdown_table(summary))
     print(f"\n{len(records)} fits in {meta['wall_s']} s; files in {args.out}/")
 
@@ -119,9 +130,36 @@ def _cluster(scheduler, workers):
         local.close()
 
 
-def _plot(summary, artefacts, out, sweep):
+def _updated(records, meta, path, methods):
+    """The earlier run's records of the methods not re-run, merged with ``records``.
+
+    Rows are ordered as a full run orders them (dataset, k, seed, method);
+    ``meta`` keeps the earlier run's command and wall time under
+    ``"updated_from"``.
+    """
+    if not path.exists():
+        raise SystemExit(f"--update needs an earlier run's {path}")
+    earlier = json.loads(path.read_text())
+    kept = [r for r in earlier["records"] if r["method"] not in methods]
+    datasets = list(_data.NAMES)
+    order = list(compare.METHOD_NAMES)
+    merged = sorted(
+        kept + records,
+        key=lambda r: (datasets.index(r["dataset"]), r["k"], r["seed"], order.index(r["method"])),
+    )
+    previous = earlier["meta"]
+    meta = {
+        **meta,
+        "updated_from": {
+            key: previous.get(key) for key in ("command", "wall_s", "recommended", "versions")
+        },
+    }
+    return merged, meta
+
+
+def _plot(summary, artefacts, out, sweep, reconstructions=True):
     _report.plot_error_vs_k(summary, out / "error_vs_k.png")
-    if ("mnist", "test") not in artefacts:
+    if not reconstructions or ("mnist", "test") not in artefacts:
         return
     X_test, _ = artefacts[("mnist", "test")]
     k = 32 if 32 in sweep["mnist"] else max(sweep["mnist"])

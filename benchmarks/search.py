@@ -99,6 +99,36 @@ CONFIGS = {
         max_iter=50,
     ),
     "conv": compare.CONV,
+    # The three best of `robust --space conv_budget` (robust_conv_budget.csv),
+    # every one within the one-minute budget on two cores; rates rounded.
+    "conv budget A": dict(
+        compare.CONV,
+        network__channels=(24, 48),
+        network__activation="relu",
+        batch_size=64,
+        learning_rate_init=8e-3,
+        alpha=1e-5,
+        max_iter=24,
+    ),
+    "conv budget B": dict(
+        compare.CONV,
+        network__channels=(24, 48),
+        network__activation="relu",
+        batch_size=64,
+        learning_rate_init=1.1e-2,
+        alpha=0.0,
+        max_iter=28,
+    ),
+    "conv budget C": dict(
+        compare.CONV,
+        network__channels=(16, 48),
+        network__convs_per_stage=3,
+        network__activation="relu",
+        batch_size=32,
+        learning_rate_init=7.5e-3,
+        alpha=1e-5,
+        max_iter=16,
+    ),
     # The three best of `robust --space fast_refined` (robust_fast_refined.csv)
     # within the time budget: by the worst ratio, and by MNIST k=32.
     "fast A": dict(
@@ -335,6 +365,30 @@ def conv_refined_space():
     }
 
 
+def conv_budget_space():
+    """A third conv round (``--space conv_budget``) for a one-minute fit on every core.
+
+    The first two rounds ran two fits at a time on one thread each, so
+    their budget held only configurations that fit in about 45 s on two
+    cores. Run with ``--jobs 1`` (all cores per fit), this round draws
+    longer schedules, larger batches (more rows per second) and wider
+    layers jointly around the best of ``robust_conv_refined.csv``.
+    """
+    return {
+        "network__channels": [(16, 32), (16, 48), (20, 40), (24, 48)],
+        "network__convs_per_stage": [2, 3],
+        "network__batch_norm": [True],
+        "network__activation": ["relu", "leaky_relu"],
+        "output_activation": ["auto"],
+        "loss": ["auto"],
+        "alpha": [0.0, 1e-5],
+        "batch_size": [32, 64, 128],
+        "learning_rate_init": loguniform(3e-3, 1.2e-2),
+        "learning_rate": ["cosine"],
+        "max_iter": [16, 20, 24, 28, 32, 40],
+    }
+
+
 def fast_space():
     """The space for fast defaults (``--space fast``): training length joins the search.
 
@@ -421,6 +475,7 @@ SPACES = {
     "default": default_space,
     "conv": conv_space,
     "conv_refined": conv_refined_space,
+    "conv_budget": conv_budget_space,
 }
 
 
@@ -458,9 +513,17 @@ def robust(
             data[name] = validation_split(name)
         reference[name, k] = pca_error(*data[name], k)
     jobs = [(i, name, k) for i in range(len(candidates)) for name, k in cases]
+    # The machine's cores are shared among the fits at a time, so that with
+    # --jobs 1 a budget is measured as a user's fit runs (every core).
+    threads = max(1, (os.cpu_count() or 1) // n_jobs)
     results = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_fit_and_score)(
-            {"max_iter": epochs, **candidates[i]}, *data[name], k, seed, IMAGE_SHAPES.get(name)
+            {"max_iter": epochs, **candidates[i]},
+            *data[name],
+            k,
+            seed,
+            IMAGE_SHAPES.get(name),
+            threads,
         )
         for i, name, k in jobs
     )
@@ -519,10 +582,10 @@ def make_estimator(params, k, seed, image_shape=None, n_threads=1):
     return compare.build(params, k, seed, image_shape, n_threads=n_threads)
 
 
-def _fit_and_score(params, X, cv, k, seed, image_shape=None):
+def _fit_and_score(params, X, cv, k, seed, image_shape=None, n_threads=1):
     """Fit on the fit rows: ``(validation MSE, fit seconds, epochs)``."""
     ((fit, val),) = cv
-    estimator = make_estimator(params, k, seed, image_shape)
+    estimator = make_estimator(params, k, seed, image_shape, n_threads=n_threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()

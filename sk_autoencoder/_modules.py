@@ -144,7 +144,26 @@ _MLP_PARAMETERS = """\
 """
 
 
-class MLPAutoencoder(nn.Module):
+class EncoderDecoder(nn.Module):
+    """An autoencoder module: ``encoder`` and ``decoder`` submodules, chained by ``forward``."""
+
+    def forward(self, X):
+        """Reconstruct ``X`` through the encoder and the decoder.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_samples, n_features)
+            Rows to reconstruct.
+
+        Returns
+        -------
+        X_hat : Tensor of shape (n_samples, n_features)
+            The reconstruction.
+        """
+        return self.decoder(self.encoder(X))
+
+
+class MLPAutoencoder(EncoderDecoder):
     """A multilayer-perceptron autoencoder with a mirrored decoder.
 
         The encoder maps ``n_features -> *hidden_layer_sizes -> n_components``
@@ -184,26 +203,11 @@ class MLPAutoencoder(nn.Module):
             **common,
         )
 
-    def forward(self, X):
-        """Reconstruct ``X`` through the encoder and the decoder.
-
-        Parameters
-        ----------
-        X : Tensor of shape (n_samples, n_features)
-            Rows to reconstruct.
-
-        Returns
-        -------
-        X_hat : Tensor of shape (n_samples, n_features)
-            The reconstruction.
-        """
-        return self.decoder(self.encoder(X))
-
 
 MLPAutoencoder.__doc__ = MLPAutoencoder.__doc__.format(parameters=_MLP_PARAMETERS)
 
 
-class VariationalMLPAutoencoder(nn.Module):
+class VariationalMLPAutoencoder(EncoderDecoder):
     """A variational autoencoder with a Gaussian MLP encoder.
 
         A shared trunk ``n_features -> *hidden_layer_sizes`` feeds two linear
@@ -260,21 +264,6 @@ class VariationalMLPAutoencoder(nn.Module):
         """Return the posterior ``(mean, log_var)``, each ``(n, n_components)``."""
         h = self.encoder.trunk(X)
         return self.encoder.linear_mean(h), self.linear_log_var(h)
-
-    def forward(self, X):
-        """Reconstruct ``X`` through the encoder and the decoder.
-
-        Parameters
-        ----------
-        X : Tensor of shape (n_samples, n_features)
-            Rows to reconstruct.
-
-        Returns
-        -------
-        X_hat : Tensor of shape (n_samples, n_features)
-            The reconstruction.
-        """
-        return self.decoder(self.encoder(X))
 
 
 VariationalMLPAutoencoder.__doc__ = VariationalMLPAutoencoder.__doc__.format(

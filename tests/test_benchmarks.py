@@ -200,3 +200,37 @@ def test_budget_methods_fit_and_score(method):
     # one epoch: only a plausible error (pixels in [0, 1], not a perfect copy)
     assert seconds > 0 and 0 < mse < 1
     assert mse / pca_mse > 0.2
+
+
+def test_update_replaces_only_the_methods_it_reran(tmp_path):
+    """--update keeps the other methods' rows of the earlier run, in a full run's order."""
+    from benchmarks.__main__ import _updated
+
+    def row(dataset, k, seed, method, mse):
+        return {"dataset": dataset, "k": k, "seed": seed, "method": method, "mse": mse}
+
+    earlier = [
+        row(d, k, s, m, 1.0)
+        for d in ("digits", "mnist")
+        for k in (2, 8)
+        for s in (0, 1)
+        for m in ("PCA", "AE default", "AE conv")
+    ]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"meta": {"command": "python -m benchmarks"}, "records": earlier}))
+    rerun = [
+        row(d, k, s, m, 2.0)
+        for d in ("mnist", "digits")
+        for k in (8, 2)
+        for s in (1, 0)
+        for m in ("AE conv", "PCA")
+    ]
+    merged, meta = _updated(rerun, {"command": "new"}, path, {"PCA": None, "AE conv": None})
+    key = ["dataset", "k", "seed", "method"]
+    assert [[r[c] for c in key] for r in merged] == [[r[c] for c in key] for r in earlier]
+    assert [r["mse"] for r in merged] == [
+        1.0 if r["method"] == "AE default" else 2.0 for r in earlier
+    ]
+    assert meta["command"] == "new" and meta["updated_from"]["command"] == "python -m benchmarks"
+    with pytest.raises(SystemExit, match="--update needs an earlier run's"):
+        _updated(rerun, {}, tmp_path / "missing.json", {"PCA": None})

@@ -9,7 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from .._modules import ACTIVATIONS, GaussianEncoderAutoencoder, make_mlp
+from .._modules import ACTIVATIONS, EncoderDecoder, GaussianEncoderAutoencoder, make_mlp
 from ._base import Network
 from ._mlp import hidden_sizes
 
@@ -35,7 +35,7 @@ def conv(cls, in_channels, out_channels, kernel_size, stride, padding, generator
     return layer
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(EncoderDecoder):
     """Strided convolutions down to a dense code, transposed convolutions back.
 
     The encoder reshapes each row to ``(channels, *spatial)``; each entry
@@ -160,21 +160,6 @@ class ConvAutoencoder(nn.Module):
         if batch_norm:
             layers[f"bn{i}"] = _NORM[dims](width, dtype=torch.float32)
         layers[f"act{i}"] = ACTIVATIONS[activation]()
-
-    def forward(self, X):
-        """Reconstruct ``X`` through the encoder and the decoder.
-
-        Parameters
-        ----------
-        X : Tensor of shape (n_samples, n_features)
-            Rows to reconstruct.
-
-        Returns
-        -------
-        X_hat : Tensor of shape (n_samples, n_features)
-            The reconstruction.
-        """
-        return self.decoder(self.encoder(X))
 
 
 class ConvNetwork(Network):
