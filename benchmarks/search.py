@@ -375,16 +375,10 @@ def conv_budget_space():
     layers jointly around the best of ``robust_conv_refined.csv``.
     """
     return {
+        **conv_refined_space(),
         "network__channels": [(16, 32), (16, 48), (20, 40), (24, 48)],
-        "network__convs_per_stage": [2, 3],
-        "network__batch_norm": [True],
-        "network__activation": ["relu", "leaky_relu"],
-        "output_activation": ["auto"],
-        "loss": ["auto"],
-        "alpha": [0.0, 1e-5],
         "batch_size": [32, 64, 128],
         "learning_rate_init": loguniform(3e-3, 1.2e-2),
-        "learning_rate": ["cosine"],
         "max_iter": [16, 20, 24, 28, 32, 40],
     }
 
