@@ -98,20 +98,12 @@ CONFIGS = {
         alpha=1e-6,
         max_iter=50,
     ),
-    "conv": compare.CONV,
+    "conv": compare.CONV_REFINED,
     # The three best of `robust --space conv_budget` (robust_conv_budget.csv),
     # every one within the one-minute budget on two cores; rates rounded.
-    "conv budget A": dict(
-        compare.CONV,
-        network__channels=(24, 48),
-        network__activation="relu",
-        batch_size=64,
-        learning_rate_init=8e-3,
-        alpha=1e-5,
-        max_iter=24,
-    ),
+    "conv budget A": compare.CONV,
     "conv budget B": dict(
-        compare.CONV,
+        compare.CONV_REFINED,
         network__channels=(24, 48),
         network__activation="relu",
         batch_size=64,
@@ -120,7 +112,7 @@ CONFIGS = {
         max_iter=28,
     ),
     "conv budget C": dict(
-        compare.CONV,
+        compare.CONV_REFINED,
         network__channels=(16, 48),
         network__convs_per_stage=3,
         network__activation="relu",
@@ -436,6 +428,26 @@ def fast_recommended_space():
     }
 
 
+def recommended_budget_space():
+    """A second recommendation round (``--space recommended_budget``) on every core.
+
+    ``robust_fast_recommended.csv`` timed two fits at a time on one thread
+    each; its best MNIST k=32 candidates (0.38-0.41 on validation) were
+    wider (2048) or longer (40-60 epochs) than the recommendation and fell
+    outside a budget of half the previous recommendation's fit. Run with
+    ``--jobs 1`` and a budget, this round draws width, length, batch size,
+    rate and weight decay jointly around the recommendation.
+    """
+    return {
+        **fast_recommended_space(),
+        "hidden_layer_sizes": [(1024,), (1536,), (2048,)],
+        "max_iter": [24, 30, 36],
+        "learning_rate_init": loguniform(8e-4, 6e-3),
+        "batch_size": [64, 96, 128],
+        "alpha": [0.0, 1e-5, 1e-4],
+    }
+
+
 def fast_refined_space():
     """A second fast round (``--space fast_refined``) around the first's feasible best.
 
@@ -466,6 +478,7 @@ SPACES = {
     "fast": fast_space,
     "fast_refined": fast_refined_space,
     "fast_recommended": fast_recommended_space,
+    "recommended_budget": recommended_budget_space,
     "default": default_space,
     "conv": conv_space,
     "conv_refined": conv_refined_space,
