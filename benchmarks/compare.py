@@ -70,7 +70,10 @@ DEFAULTS = dict(
 # robust --space fast_recommended` (results/search/robust_fast_recommended.csv)
 # within 0.42 x PCA on MNIST k=32 validation, its rate rounded. It replaces
 # the earlier recommendation (PREVIOUS_RECOMMENDED), which trained 200
-# epochs under an adaptive rate.
+# epochs under an adaptive rate. A second round (`--space
+# recommended_budget`, "recommended budget B" in search.CONFIGS) found a
+# wider net that is better at MNIST k=32 but costs more and is worse at
+# k=64 and on the tables; see doc/benchmarks.rst.
 RECOMMENDED = dict(
     DEFAULTS_0_1,
     hidden_layer_sizes=(1024,),

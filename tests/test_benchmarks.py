@@ -183,7 +183,13 @@ def test_named_configurations_spell_out_what_they_were_measured_with():
     """
     params = AutoencoderTransformer().get_params()
     assert {k: params[k] for k in compare.DEFAULTS} == compare.DEFAULTS
-    for name in ("RECOMMENDED", "PREVIOUS_RECOMMENDED", "PREVIOUS_DEFAULT", "CONV_REFINED", "CONV"):
+    for name in (
+        "RECOMMENDED",
+        "PREVIOUS_RECOMMENDED",
+        "PREVIOUS_DEFAULT",
+        "CONV_REFINED",
+        "CONV",
+    ):
         config = getattr(compare, name)
         assert set(compare.DEFAULTS_0_1) <= set(config), name
     assert compare.METHOD_NAMES == tuple(compare.make_methods())
