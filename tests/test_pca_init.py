@@ -167,9 +167,8 @@ def test_residuals_start_silent_by_zeroed_output_layers_or_gates(digits):
     settings = dict(init="pca", max_iter=1, learning_rate_init=1e-30, random_state=0)
     mlp = AutoencoderTransformer(8, **settings).fit(digits).net_.module_
     assert mlp.encoder.gate is None and mlp.decoder.gate is None
-    assert (
-        float(mlp.decoder.residual.linear1.weight.abs().max()) < 1e-25
-    )  # zero, plus one 1e-30 step
+    # zero, plus one 1e-30 step
+    assert float(mlp.decoder.residual.linear1.weight.detach().abs().max()) < 1e-25
     tied = AutoencoderTransformer(8, network=TiedMLP(32), **settings).fit(digits)
     module = tied.net_.module_
     assert module.encoder.gate is not None and module.decoder.gate is not None
