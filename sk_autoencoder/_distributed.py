@@ -353,7 +353,7 @@ def _rank_main(folder, world):
         try:
             data = _open(payload["source"], estimator, shard)
             with torch_threads(_threads(estimator, world)), _recorded_warnings() as caught:
-                estimator._fit_prepared(data, payload["warm"], shard)
+                _fit_on_rank(estimator, data, payload["warm"], shard)
         finally:
             torch.distributed.destroy_process_group()
         if rank == 0:
@@ -363,6 +363,17 @@ def _rank_main(folder, world):
     except BaseException as exc:
         _write_error(folder, rank, exc)
         raise
+
+
+def _fit_on_rank(estimator, data, warm, shard):
+    """Train this rank's part, then wait until every rank has done the same.
+
+    The barrier keeps a rank that finished first from tearing its process
+    group down while a peer still has an operation in flight on it (gloo
+    aborts a process whose peer closes a pair under a pending operation).
+    """
+    estimator._fit_prepared(data, warm, shard)
+    torch.distributed.barrier()
 
 
 def _init_group(estimator, shard):
@@ -481,7 +492,7 @@ def _fit_torchrun(estimator, X, warm):
             start, stop = shard.span(data.source.n_chunks)
             shard.n_rows = len(data)
             data = data.shard(list(range(start, stop)))
-        estimator._fit_prepared(data, warm, shard)
+        _fit_on_rank(estimator, data, warm, shard)
     finally:
         if created:
             dist.destroy_process_group()
@@ -642,7 +653,7 @@ def _dask_rank(payload, rank, world, host, port, blocks, starts, n_rows):
         try:
             data = StreamData(BlockSource(blocks, starts, check=estimator._check_values))
             with torch_threads(estimator.n_threads or 1), _recorded_warnings() as caught:
-                estimator._fit_prepared(data, state["warm"], shard)
+                _fit_on_rank(estimator, data, state["warm"], shard)
         finally:
             # Leaving the group fails the others' next collective at once.
             dist.destroy_process_group()
