@@ -115,7 +115,7 @@ PREVIOUS_DEFAULT = dict(
 # The conv autoencoder of the previous results: the best configuration
 # within a one-minute fit of `python -m benchmarks.search robust --space
 # conv_refined` (16 configurations drawn around the best of `--space conv`,
-# scored on MNIST k=32 validation, its fits timed one at a time), rounded.
+# scored on MNIST k=32 validation, two one-thread fits at a time), rounded.
 CONV_REFINED = dict(
     DEFAULTS_0_1,
     network__channels=(16, 32),

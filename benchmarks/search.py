@@ -538,9 +538,7 @@ def robust(
             data[name] = validation_split(name)
         reference[name, k] = pca_error(*data[name], k)
     jobs = [(i, name, k) for i in range(len(candidates)) for name, k in cases]
-    # The machine's cores are shared among the fits at a time, so that with
-    # --jobs 1 a budget is measured as a user's fit runs (every core).
-    threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    threads = _threads_per_fit(n_jobs)
     results = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_fit_and_score)(
             {"max_iter": epochs, **candidates[i]},
@@ -619,6 +617,15 @@ def _fit_and_score(params, X, cv, k, seed, image_shape=None, n_threads=1):
     return -estimator.score(X[val]), fit_s, estimator.n_iter_
 
 
+def _threads_per_fit(n_jobs):
+    """The machine's cores shared among ``n_jobs`` fits at a time.
+
+    With ``--jobs 1`` a fit runs on every core, as a user's fit does, so
+    that its time is what a budget means.
+    """
+    return max(1, (os.cpu_count() or 1) // n_jobs)
+
+
 def confirm(configs, datasets, ks, seeds, n_jobs):
     jobs, reference = [], {}
     for name in datasets:
@@ -628,7 +635,7 @@ def confirm(configs, datasets, ks, seeds, n_jobs):
                 continue
             reference[name, k] = pca_error(X, cv, k)
             jobs += [(c, name, X, cv, k, s) for c in configs for s in seeds]
-    threads = max(1, (os.cpu_count() or 1) // n_jobs)  # as in robust: every core in use
+    threads = _threads_per_fit(n_jobs)
     results = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_fit_and_score)(
             CONFIGS[config], X, cv, k, seed, IMAGE_SHAPES.get(name), threads
