@@ -20,6 +20,9 @@ import torch
 
 from . import _data, _report, compare
 
+# The plots' inputs, which --update merges as it merges results.json's rows.
+ARTEFACTS = "artefacts.npz"
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
@@ -36,9 +39,11 @@ def main(argv=None):
     parser.add_argument(
         "--methods",
         nargs="+",
-        default=list(compare.METHOD_NAMES),
+        default=list(compare.DEFAULT_METHODS),
         choices=compare.METHOD_NAMES,
-        help="methods to run (default all; PCA always runs, as the reference)",
+        help="methods to run (PCA always runs, as the reference); the default leaves out "
+        "'AE conv', whose 33 fits take about 14 minutes on two cores: add its rows and "
+        "plots to a run's results with --update --methods 'AE conv'",
     )
     parser.add_argument(
         "--threads",
@@ -51,8 +56,8 @@ def main(argv=None):
         "--update",
         action="store_true",
         help="re-run only --methods (and PCA) and keep the other methods' rows of the "
-        "results already in --out; the MNIST reconstruction and code plots, which need "
-        "every method's fitted models, are then left as they are",
+        "results already in --out, and their plot inputs (artefacts.npz), so that the "
+        "plots show every method",
     )
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
@@ -98,12 +103,15 @@ def main(argv=None):
         },
         "wall_s": round(time.perf_counter() - start, 1),
     }
-    every_method = set(methods) == set(compare.METHOD_NAMES)
     if args.update:
         records, meta = _updated(records, meta, args.out / "results.json", methods)
+        artefacts = _updated_artefacts(artefacts, args.out / ARTEFACTS, methods)
     summary = _report.summarise(records)
     _report.write_files(records, summary, args.out, meta)
-    _plot(summary, artefacts, args.out, sweep, reconstructions=every_method or not args.update)
+    _report.plot_error_vs_k(summary, args.out / "error_vs_k.png")
+    if artefacts is not None:
+        _report.save_artefacts(artefacts, args.out / ARTEFACTS)
+        _plot_mnist(summary, artefacts, args.out, sweep)
     print(_report.markdown_table(summary))
     print(f"\n{len(records)} fits in {meta['wall_s']} s; files in {args.out}/")
 
@@ -157,20 +165,41 @@ def _updated(records, meta, path, methods):
     return merged, meta
 
 
-def _plot(summary, artefacts, out, sweep, reconstructions=True):
-    _report.plot_error_vs_k(summary, out / "error_vs_k.png")
-    if not reconstructions or ("mnist", "test") not in artefacts:
+def _updated_artefacts(artefacts, path, methods):
+    """The earlier run's plot inputs of the methods not re-run, merged with ``artefacts``.
+
+    None when the earlier run saved none: the MNIST plots are then left as
+    they are, since this run alone could draw only its own methods.
+    """
+    if not path.exists():
+        print(f"{path} is missing: the MNIST plots are left as they are", file=sys.stderr)
+        return None
+    kept = {
+        key: value
+        for key, value in _report.load_artefacts(path).items()
+        if key[1] == "test" or key[2] not in methods
+    }
+    return {**kept, **artefacts}
+
+
+def _plot_mnist(summary, artefacts, out, sweep):
+    """The MNIST reconstructions at k=32 and codes at k=2, a row or panel per method."""
+    if ("mnist", "test") not in artefacts:
         return
     X_test, _ = artefacts[("mnist", "test")]
     k = 32 if 32 in sweep["mnist"] else max(sweep["mnist"])
+    order = list(compare.METHOD_NAMES)
     recons = {
-        m: artefacts[key]
-        for key in artefacts
-        if key[:2] == ("mnist", "recon") and key[3] == k
-        for m in [key[2]]
+        method: artefacts[("mnist", "recon", method, k)]
+        for method in order
+        if ("mnist", "recon", method, k) in artefacts
     }
     _report.plot_reconstructions(X_test, recons, k, out / "mnist_reconstructions.png")
-    codes = {key[2]: artefacts[key] for key in artefacts if key[:2] == ("mnist", "codes")}
+    codes = {
+        method: artefacts[("mnist", "codes", method)]
+        for method in order
+        if ("mnist", "codes", method) in artefacts
+    }
     knn = summary.xs(("mnist", 2), level=("dataset", "k"))["knn_acc_mean"]
     _report.plot_codes(codes, out / "mnist_codes_2d.png", knn.to_dict())
 

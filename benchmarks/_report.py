@@ -84,6 +84,41 @@ def write_files(records, summary, out, meta):
     pd.DataFrame(table_rows(summary), columns=HEADER).to_csv(out / "table.csv", index=False)
 
 
+def save_artefacts(artefacts, path):
+    """Write the plots' inputs of :func:`benchmarks.compare.run` to an ``.npz`` file.
+
+    Everything the plots read: each method's first ten test
+    reconstructions and its test codes at k=2, and per dataset the first
+    ten test rows and the test labels. ``--update`` reads them back with
+    :func:`load_artefacts`, so that a partial re-run redraws complete plots.
+    No object arrays: the file loads with ``allow_pickle=False``.
+    """
+    arrays = {}
+    for key, value in artefacts.items():
+        name = "|".join(map(str, key))
+        if key[1] == "recon":
+            arrays[name] = value
+        else:  # (codes or X_test, labels)
+            first, labels = value
+            arrays[name + "|X"] = first[:10] if key[1] == "test" else first
+            arrays[name + "|y"] = labels
+    np.savez_compressed(path, **arrays)
+
+
+def load_artefacts(path):
+    """The artefacts written by :func:`save_artefacts`, keyed as ``compare.run`` keys them."""
+    artefacts = {}
+    with np.load(path, allow_pickle=False) as stored:
+        for name in stored.files:
+            parts = name.split("|")
+            if parts[1] == "recon":
+                artefacts[(parts[0], "recon", parts[2], int(parts[3]))] = stored[name]
+            elif parts[-1] == "X":
+                key = tuple(parts[:-1])
+                artefacts[key] = (stored[name], stored["|".join(parts[:-1] + ["y"])])
+    return artefacts
+
+
 def plot_error_vs_k(summary, path):
     """Held-out MSE against n_components, one panel per dataset, mean ± sd."""
     import matplotlib.pyplot as plt

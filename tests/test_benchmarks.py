@@ -240,3 +240,57 @@ def test_update_replaces_only_the_methods_it_reran(tmp_path):
     assert meta["command"] == "new" and meta["updated_from"]["command"] == "python -m benchmarks"
     with pytest.raises(SystemExit, match="--update needs an earlier run's"):
         _updated(rerun, {}, tmp_path / "missing.json", {"PCA": None})
+
+
+def test_artefacts_round_trip_without_pickle(tiny_run, tmp_path):
+    """The plots' inputs load back as compare.run keyed them, X_test cut to the ten shown."""
+    _, artefacts = tiny_run
+    path = tmp_path / "artefacts.npz"
+    _report.save_artefacts(artefacts, path)
+    loaded = _report.load_artefacts(path)
+    assert set(loaded) == set(artefacts)
+    for key, value in artefacts.items():
+        if key[1] == "recon":
+            np.testing.assert_array_equal(loaded[key], value)
+        else:
+            first, labels = value
+            expected = first[:10] if key[1] == "test" else first
+            np.testing.assert_array_equal(loaded[key][0], expected)
+            np.testing.assert_array_equal(loaded[key][1], labels)
+
+
+def test_update_merges_the_plot_inputs_of_the_methods_it_did_not_rerun(tmp_path):
+    """A default run, then --update with the conv network: every method's rows and codes."""
+    from benchmarks.__main__ import ARTEFACTS, main
+
+    common = ["--quick", "--datasets", "digits", "--out", str(tmp_path)]
+    main([*common, "--methods", "AE default"])
+    first = _report.load_artefacts(tmp_path / ARTEFACTS)
+    assert {key[2] for key in first if key[1] == "codes"} == {"PCA", "AE default"}
+    main([*common, "--update", "--methods", "AE conv"])
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert {r["method"] for r in records} == {"PCA", "AE default", "AE conv"}
+    merged = _report.load_artefacts(tmp_path / ARTEFACTS)
+    assert {key[2] for key in merged if key[1] == "codes"} == {"PCA", "AE default", "AE conv"}
+    np.testing.assert_array_equal(
+        merged[("digits", "codes", "AE default")][0], first[("digits", "codes", "AE default")][0]
+    )
+    assert merged[("digits", "recon", "AE conv", 8)].shape == (10, 64)
+
+
+def test_update_without_saved_plot_inputs_leaves_the_plots(tmp_path, capsys):
+    from benchmarks.__main__ import _updated_artefacts
+
+    assert _updated_artefacts({}, tmp_path / "artefacts.npz", {"PCA": None}) is None
+    assert "artefacts.npz is missing: the MNIST plots are left as they are" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_main_job_leaves_the_conv_network_to_update():
+    from benchmarks.__main__ import main
+
+    assert "AE conv" not in compare.DEFAULT_METHODS
+    assert set(compare.DEFAULT_METHODS) | {"AE conv"} == set(compare.METHOD_NAMES)
+    with pytest.raises(SystemExit):
+        main(["--methods", "AE nonsense"])
