@@ -36,7 +36,7 @@ _INFERENCE_ELEMENTS = 1 << 23
 
 
 class DivergenceCheck(Callback):
-    """Raise ``TrainingDiverged`` once the epoch's loss or a weight is not finite.
+    """Raise ``TrainingDiverged`` once an epoch's loss or a weight is not finite.
 
     The epoch's loss averages the batches' losses, each computed before its
     update, so the weights are checked too: the last update of an epoch can
@@ -48,6 +48,11 @@ class DivergenceCheck(Callback):
         loss = net.history[-1, "train_loss"]
         if not np.isfinite(loss):
             raise TrainingDiverged(f"the training loss became {loss} at epoch {epoch}")
+        # The validation loss is computed after the epoch's last update: it
+        # sees an overflow that every training batch's loss came before.
+        loss = net.history[-1].get("valid_loss", 0.0)
+        if not np.isfinite(loss):
+            raise TrainingDiverged(f"the validation loss became {loss} at epoch {epoch}")
         if not module_is_finite(net.module_):
             raise TrainingDiverged(f"the weights became non-finite at epoch {epoch}")
 
@@ -113,7 +118,12 @@ class KeepStartIfBest(Callback):
     def on_train_end(self, net, **kwargs):
         if self.loss_ is None:
             return
-        valid = [row["valid_loss"] for row in net.history if "valid_loss" in row]
+        # NaN counts as worse than anything: min() over a list holding a NaN
+        # depends on where the NaN is, and a comparison with NaN is False.
+        valid = [
+            loss if np.isfinite(loss) else math.inf
+            for loss in (row["valid_loss"] for row in net.history if "valid_loss" in row)
+        ]
         if not valid or self.loss_ <= min(valid):
             net.module_.load_state_dict(self.weights_)
         self.weights_ = None  # a copy of the module is not worth pickling

@@ -20,6 +20,7 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from plain import PLAIN
 from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
 
 from sk_autoencoder import (
     AutoencoderOutlierDetector,
@@ -450,12 +451,17 @@ def test_dask_ranks_train_on_the_partitions_of_their_workers(X, client):
     moved = sum(w not in holders[f.key] for w in workers for f in blocks[w])
     assert moved == sum(max(0, held[w] - 2) for w in workers)
 
-    ae = AutoencoderTransformer(4, max_iter=2, batch_size=64, distributed="dask", **SETTINGS)
+    ae = AutoencoderTransformer(4, max_iter=6, batch_size=64, distributed="dask", **SETTINGS)
     ae.fit(Xd)
-    one = AutoencoderTransformer(4, max_iter=2, batch_size=64, **SETTINGS).fit(X)
-    assert ae.n_iter_ == 2
-    ratio = reconstruction_error(ae, X) / reconstruction_error(one, X)
-    assert abs(ratio - 1) < 0.05  # the ranks' shuffles are their own blocks', not one global order
+    one = AutoencoderTransformer(4, max_iter=6, batch_size=64, **SETTINGS).fit(X)
+    assert ae.n_iter_ == 6
+    # The ranks shuffle their own blocks, not one global order, so the match
+    # is statistical: one process under random_state 0..7 spreads by 4 % here
+    # (2 epochs spread by 6 %, and CI once saw 9 %), and the untrained PCA
+    # start is 37 % worse than the worst of them.
+    error = reconstruction_error(ae, X)
+    assert abs(error / reconstruction_error(one, X) - 1) < 0.12
+    assert reconstruction_error(PCA(4).fit(X), X) > 1.25 * error
     assert ae.transform(Xd).compute().shape == (1024, 4)
     vae = VariationalAutoencoderTransformer(3, max_iter=1, distributed="dask", **SETTINGS).fit(X)
     assert vae.transform(X).shape == (1024, 3)

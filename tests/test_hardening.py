@@ -214,7 +214,7 @@ def test_divergence_in_the_last_update_is_caught(X):
 
 
 @pytest.mark.parametrize(
-    "learning_rate_init, hidden_layer_sizes", [(1e6, (256, 128)), (1e20, (512,))]
+    "learning_rate_init, hidden_layer_sizes", [(1e12, (256, 128)), (1e20, (512,))]
 )
 def test_finite_weights_that_overflow_the_output_fail_the_fit(
     X, learning_rate_init, hidden_layer_sizes
@@ -224,13 +224,17 @@ def test_finite_weights_that_overflow_the_output_fail_the_fit(
     Adam's first step moves each weight by about the learning rate: the
     weights stay finite, and the epoch's loss (computed before the step) is
     finite, but the training rows' reconstructions overflow float32. Such a
-    fit used to return "fitted" and fail in transform.
+    fit used to return "fitted" and fail in transform. Without a validation
+    split (whose loss would catch the overflow first), and with learning
+    rates far past the overflow threshold, which moves a little with the
+    CPU's kernels (1e6 overflows (256, 128) on some CPUs and not others).
     """
     ae = AutoencoderTransformer(
         hidden_layer_sizes=hidden_layer_sizes,
         learning_rate_init=learning_rate_init,
         max_iter=1,
         batch_size=len(X),
+        early_stopping=False,
         random_state=0,
     )
     msg = (
@@ -241,6 +245,56 @@ def test_finite_weights_that_overflow_the_output_fail_the_fit(
         ae.fit(X)
     with pytest.raises(NotFittedError):
         ae.transform(X)
+
+
+@pytest.mark.parametrize("learning_rate_init", [1e6, 1e20])
+def test_a_validation_loss_that_overflows_fails_the_fit(X, learning_rate_init):
+    """Check that a non-finite validation loss raises, as a non-finite training loss does.
+
+    One full-batch step at a huge learning rate leaves the training loss
+    (computed before the step) finite and the validation loss infinite. Such
+    a fit used to return the restored PCA start as if training had worked.
+    """
+    ae = AutoencoderTransformer(
+        hidden_layer_sizes=(256, 128),
+        learning_rate_init=learning_rate_init,
+        max_iter=1,
+        batch_size=len(X),
+        random_state=0,
+    )
+    # inf or nan, as the overflowing activations meet (inf - inf) or not.
+    msg = (
+        r"Training diverged: the validation loss became (inf|nan) at epoch 1\. Lower "
+        + re.escape(f"learning_rate_init (now {learning_rate_init}) or scale X")
+    )
+    with pytest.raises(ValueError, match=msg):
+        ae.fit(X)
+    with pytest.raises(NotFittedError):
+        ae.transform(X)
+
+
+@pytest.mark.parametrize("valid", [[np.nan, 0.7], [0.7, np.nan], [np.inf, 0.7]])
+def test_the_start_is_kept_when_an_epoch_has_a_non_finite_validation_loss(valid):
+    """Check that NaN and inf validation losses never beat the initial weights.
+
+    ``min`` over a list with a NaN depends on where the NaN is, and
+    ``start <= nan`` is False: a NaN epoch used to keep the trained weights
+    even when every finite epoch was worse than the start.
+    """
+    from types import SimpleNamespace
+
+    from sk_autoencoder._net import KeepStartIfBest
+
+    module = torch.nn.Linear(2, 2)
+    start = {k: v.clone() for k, v in module.state_dict().items()}
+    keep = KeepStartIfBest()
+    keep.loss_, keep.weights_ = 0.5, {k: v.clone() for k, v in start.items()}
+    with torch.no_grad():
+        module.weight.add_(1.0)
+    history = [{"epoch": i + 1, "valid_loss": v} for i, v in enumerate(valid)]
+    keep.on_train_end(SimpleNamespace(history=history, module_=module))
+    for key, value in start.items():
+        assert_array_equal(module.state_dict()[key], value)
 
 
 def test_inference_never_returns_non_finite_values_silently(X):
