@@ -118,13 +118,10 @@ class KeepStartIfBest(Callback):
     def on_train_end(self, net, **kwargs):
         if self.loss_ is None:
             return
-        # NaN counts as worse than anything: min() over a list holding a NaN
-        # depends on where the NaN is, and a comparison with NaN is False.
-        valid = [
-            loss if np.isfinite(loss) else math.inf
-            for loss in (row["valid_loss"] for row in net.history if "valid_loss" in row)
-        ]
-        if not valid or self.loss_ <= min(valid):
+        # Non-finite epochs never beat the start: min() over a list holding a
+        # NaN depends on where the NaN is, and a comparison with NaN is False.
+        valid = [row["valid_loss"] for row in net.history if "valid_loss" in row]
+        if self.loss_ <= min(filter(np.isfinite, valid), default=math.inf):
             net.module_.load_state_dict(self.weights_)
         self.weights_ = None  # a copy of the module is not worth pickling
 

@@ -4,6 +4,7 @@ divergence, threads and torch tensors as input."""
 
 import re
 import warnings
+from types import SimpleNamespace
 
 import joblib
 import numpy as np
@@ -19,6 +20,7 @@ from sk_autoencoder import (
     AutoencoderTransformer,
     VariationalAutoencoderTransformer,
 )
+from sk_autoencoder._net import KeepStartIfBest
 
 ESTIMATORS = [
     AutoencoderTransformer,
@@ -281,10 +283,6 @@ def test_the_start_is_kept_when_an_epoch_has_a_non_finite_validation_loss(valid)
     ``start <= nan`` is False: a NaN epoch used to keep the trained weights
     even when every finite epoch was worse than the start.
     """
-    from types import SimpleNamespace
-
-    from sk_autoencoder._net import KeepStartIfBest
-
     module = torch.nn.Linear(2, 2)
     start = {k: v.clone() for k, v in module.state_dict().items()}
     keep = KeepStartIfBest()
