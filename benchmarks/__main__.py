@@ -90,7 +90,7 @@ def main(argv=None):
         "quick": args.quick,
         "seeds": seeds,
         "sweep": {d: sweep[d] for d in args.datasets},
-        "recommended": compare.RECOMMENDED,
+        "calls": compare.CALLS,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         "threads_per_fit": args.threads,
         "cluster": args.scheduler
@@ -159,7 +159,7 @@ def _updated(records, meta, path, methods):
     meta = {
         **meta,
         "updated_from": {
-            key: previous.get(key) for key in ("command", "wall_s", "recommended", "versions")
+            key: previous.get(key) for key in ("command", "wall_s", "calls", "versions")
         },
     }
     return merged, meta

@@ -8,9 +8,9 @@ fixed split: every neural method is fitted with a ladder of epoch budgets
 * ``PCA`` (one point);
 * ``AE default``: ``AutoencoderTransformer(k)`` with its defaults, the
   ladder scaling ``max_iter``;
-* ``AE recommended``: the documented recommendation (``compare.RECOMMENDED``);
+* ``AE recommended``: ``AutoencoderTransformer(k, network=MLPNetwork(preset="quality"))``;
 * ``AE previous recommendation``: the recommendation it replaced
-  (``compare.PREVIOUS_RECOMMENDED``: 200 epochs under an adaptive rate),
+  (``history.PREVIOUS_RECOMMENDED``: 200 epochs under an adaptive rate),
   for the side-by-side ratio of fit times;
 * ``AE previous default``: the defaults before this benchmark existed
   (one hidden layer of 512, cosine from 2.5e-3, ``alpha=1e-5``, 200 epochs),
@@ -41,11 +41,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
 from sk_autoencoder import AutoencoderTransformer
+from sk_autoencoder.networks import MLPNetwork
 
-from . import _data, compare
+from . import _data, history
 
-# Spelled out in full: a partial dict would inherit today's defaults.
-PREVIOUS_DEFAULT = compare.DEFAULTS_0_1
 CASES = {"mnist": 32, "digits": 8}
 # Epoch budgets; the fourth rung of "AE default" and of "AE recommended" is
 # its own max_iter, the last of the previous ones theirs.
@@ -97,13 +96,17 @@ def fit_and_score(method, epochs, k, X_train, X_test, seed=0):
             seconds = time.perf_counter() - start
             distances = model.decision_function(X_test)
             return seconds, float(np.mean(distances**2) / X_test.shape[1])
-        params = {
-            "AE default": {},
-            "AE recommended": compare.RECOMMENDED,
-            "AE previous recommendation": compare.PREVIOUS_RECOMMENDED,
-            "AE previous default": PREVIOUS_DEFAULT,
-        }[method]
-        model = AutoencoderTransformer(k, random_state=seed, **{**params, "max_iter": epochs})
+        if method == "AE default":
+            model = AutoencoderTransformer(k, max_iter=epochs, random_state=seed)
+        elif method == "AE recommended":
+            network = MLPNetwork(preset="quality")
+            model = AutoencoderTransformer(k, network=network, max_iter=epochs, random_state=seed)
+        else:  # the earlier releases' configurations, spelled out in full
+            params = {
+                "AE previous recommendation": history.PREVIOUS_RECOMMENDED,
+                "AE previous default": history.DEFAULTS_0_1,
+            }[method]
+            model = history.build(params, k, seed, max_iter=epochs)
         start = time.perf_counter()
         model.fit(X_train)
         seconds = time.perf_counter() - start

@@ -22,128 +22,9 @@ from tqdm.auto import tqdm
 
 from sk_autoencoder import AutoencoderTransformer, reconstruction_error
 from sk_autoencoder._parallel import torch_threads
-from sk_autoencoder.networks import ConvNetwork
+from sk_autoencoder.networks import ConvNetwork, MLPNetwork
 
 from . import _data
-
-# The configuration the README recommends for reconstruction: the best
-# configuration with batch norm of `python -m benchmarks.search robust
-# --space default` (30 joint configurations scored by their worst validation
-# ratio to PCA over MNIST k=32, digits k=32 and breast_cancer k=2), rounded
-# and confirmed on three seeds at k=2..64. Batch norm together with a
-# sigmoid output and BCE (what "auto" picks for data in [0, 1]) is what wins
-# on MNIST; on standardised data "auto" is identity + MSE.
-# AutoencoderTransformer's defaults in 0.1. The configurations below are
-# written on top of them (each says what it changes), so that they keep
-# meaning what was measured whatever the current defaults are.
-DEFAULTS_0_1 = dict(
-    hidden_layer_sizes=(512,),
-    activation="relu",
-    batch_norm=False,
-    output_activation="identity",
-    loss="mse",
-    batch_size="auto",
-    learning_rate="cosine",
-    learning_rate_init=2.5e-3,
-    alpha=1e-5,
-    init="random",
-    max_iter=200,
-    early_stopping=False,
-)
-
-# AutoencoderTransformer's defaults now ("fast C" of `python -m
-# benchmarks.search confirm`); tests/test_benchmarks.py checks they match.
-DEFAULTS = dict(
-    DEFAULTS_0_1,
-    hidden_layer_sizes=(256,),
-    activation="gelu",
-    batch_norm=True,
-    batch_size=64,
-    learning_rate_init=7.5e-3,
-    init="pca",
-    max_iter=25,
-    early_stopping=True,
-)
-
-# The recommendation for image-like data, when a fit may take longer than
-# the defaults': the fastest configuration of `python -m benchmarks.search
-# robust --space fast_recommended` (results/search/robust_fast_recommended.csv)
-# within 0.42 x PCA on MNIST k=32 validation, its rate rounded. It replaces
-# the earlier recommendation (PREVIOUS_RECOMMENDED), which trained 200
-# epochs under an adaptive rate. A second round (`--space
-# recommended_budget`, "recommended budget B" in search.CONFIGS) found a
-# wider net that is better at MNIST k=32 but costs more and is worse at
-# k=64 and on the tables; see doc/benchmarks.rst.
-RECOMMENDED = dict(
-    DEFAULTS_0_1,
-    hidden_layer_sizes=(1024,),
-    activation="gelu",
-    batch_norm=True,
-    output_activation="auto",
-    loss="auto",
-    batch_size=64,
-    learning_rate="cosine",
-    learning_rate_init=1.2e-3,
-    alpha=0.0,
-    max_iter=30,
-)
-
-PREVIOUS_RECOMMENDED = dict(
-    DEFAULTS_0_1,
-    hidden_layer_sizes=(1024,),
-    activation="gelu",
-    batch_norm=True,
-    output_activation="auto",
-    loss="auto",
-    batch_size=128,
-    learning_rate="adaptive",
-    learning_rate_init=2e-3,
-    alpha=1e-4,
-)
-
-# The defaults before issue 9. The speed, parallel and export benchmarks
-# were measured on this net and keep using it, so that their figures in the
-# README stay comparable with earlier runs.
-PREVIOUS_DEFAULT = dict(
-    DEFAULTS_0_1,
-    hidden_layer_sizes=(256, 128),
-    alpha=0.0,
-    learning_rate_init=1e-3,
-    learning_rate="constant",
-)
-
-# The conv autoencoder of the previous results: the best configuration
-# within a one-minute fit of `python -m benchmarks.search robust --space
-# conv_refined` (16 configurations drawn around the best of `--space conv`,
-# scored on MNIST k=32 validation, two one-thread fits at a time), rounded.
-CONV_REFINED = dict(
-    DEFAULTS_0_1,
-    network__channels=(16, 32),
-    network__convs_per_stage=2,
-    network__batch_norm=True,
-    network__activation="leaky_relu",
-    output_activation="auto",
-    loss="auto",
-    batch_size=32,
-    learning_rate="cosine",
-    learning_rate_init=7.5e-3,
-    max_iter=16,
-)
-
-# The conv autoencoder, for images: "conv budget A" of `python -m
-# benchmarks.search robust --space conv_budget` (18 configurations drawn
-# around CONV_REFINED with wider channels, batches and epochs, scored on
-# MNIST k=32 validation with a 60 s fit on both cores as a constraint), the
-# best of three finalists confirmed on three seeds (confirm.csv).
-CONV = dict(
-    CONV_REFINED,
-    network__channels=(24, 48),
-    network__activation="relu",
-    batch_size=64,
-    learning_rate_init=8e-3,
-    alpha=1e-5,
-    max_iter=24,
-)
 
 SWEEPS = {
     "full": {
@@ -160,34 +41,15 @@ SWEEPS = {
 IMAGE_SHAPES = {"mnist": (28, 28), "digits": (8, 8)}
 
 
-# The MLP's own parameters, which a network spec replaces.
-_MLP_PARAMETERS = ("hidden_layer_sizes", "activation", "dropout", "batch_norm")
-
-
-def build(params, k, seed, image_shape=None, **kwargs):
-    """``AutoencoderTransformer(k)`` with ``params`` on top of :data:`DEFAULTS_0_1`.
-
-    ``network__*`` parameters set a :class:`ConvNetwork` for images of
-    ``image_shape``, which then describes the whole architecture: the 0.1
-    defaults' MLP parameters are left out beside it.
-    """
-    params = {**DEFAULTS_0_1, **params}
-    network = {
-        key[len("network__") :]: v for key, v in params.items() if key.startswith("network__")
-    }
-    rest = {key: v for key, v in params.items() if not key.startswith("network__")}
-    if network:
-        rest = {key: v for key, v in rest.items() if key not in _MLP_PARAMETERS}
-        rest["network"] = ConvNetwork(image_shape, **network)
-    return AutoencoderTransformer(k, random_state=seed, **rest, **kwargs)
-
-
-def conv_estimator(k, seed, image_shape, **overrides):
-    """The conv autoencoder of the benchmark (:data:`CONV`) for images of ``image_shape``."""
-    return build({**CONV, **overrides}, k, seed, image_shape)
-
-
 METHOD_NAMES = ("PCA", "KernelPCA", "AE default", "AE recommended", "AE conv")
+
+# The one public call behind each autoencoder column: what a user writes
+# (``k`` the code size; the conv network for the image datasets only).
+CALLS = {
+    "AE default": "AutoencoderTransformer(k)",
+    "AE recommended": 'AutoencoderTransformer(k, network=MLPNetwork(preset="quality"))',
+    "AE conv": "AutoencoderTransformer(k, network=ConvNetwork(image_shape))",
+}
 
 # What ``python -m benchmarks`` runs unless told otherwise: the conv network's
 # 33 fits (about 40 s each on MNIST) would more than double its time, so
@@ -198,9 +60,10 @@ DEFAULT_METHODS = tuple(name for name in METHOD_NAMES if name != "AE conv")
 def make_methods(quick=False):
     """Return ``{name: factory(n_components, seed, dataset) -> estimator or None}``.
 
-    A factory returns None for a dataset it does not apply to (the conv
-    network on tables). ``quick`` caps the autoencoders at 20 epochs (the
-    conv network at 3): a smoke run, not a result.
+    Each autoencoder is the public call of :data:`CALLS` with nothing else
+    set but the seed. A factory returns None for a dataset it does not
+    apply to (the conv network on tables). ``quick`` caps the autoencoders
+    at 20 epochs (the conv network at 3): a smoke run, not a result.
     """
     cap = {"max_iter": 20} if quick else {}
     return {
@@ -210,10 +73,15 @@ def make_methods(quick=False):
         ),
         "AE default": lambda k, seed, name: AutoencoderTransformer(k, random_state=seed, **cap),
         "AE recommended": lambda k, seed, name: AutoencoderTransformer(
-            k, random_state=seed, **{**RECOMMENDED, **cap}
+            k, network=MLPNetwork(preset="quality"), random_state=seed, **cap
         ),
         "AE conv": lambda k, seed, name: (
-            conv_estimator(k, seed, IMAGE_SHAPES[name], **({"max_iter": 3} if quick else {}))
+            AutoencoderTransformer(
+                k,
+                network=ConvNetwork(IMAGE_SHAPES[name]),
+                random_state=seed,
+                **({"max_iter": 3} if quick else {}),
+            )
             if name in IMAGE_SHAPES
             else None
         ),

@@ -37,15 +37,14 @@ import numpy as np
 
 from sk_autoencoder import AutoencoderTransformer
 from sk_autoencoder._data import SHUFFLE_BUFFER_CHUNKS, auto_chunk_rows
+from sk_autoencoder.networks import MLPNetwork
 
 from .scale import PeakAnon, write_dataset
 
 # Pinned, not the current defaults: a random start and no validation split,
 # so that the epochs measured are training alone.
 SETTINGS = dict(
-    hidden_layer_sizes=(256,),
-    activation="relu",
-    batch_norm=False,
+    network=MLPNetwork((256,), activation="relu", batch_norm=False),
     init="random",
     early_stopping=False,
     batch_size=1024,
@@ -180,7 +179,7 @@ def main(argv=None):
             write_dataset(folder / "Z.npy", store.shape[0], 512)
             store[:] = np.load(folder / "Z.npy", mmap_mode="r")
             (folder / "Z.npy").unlink()
-            results["memory_zarr"] = streamed_memory(store, hidden_layer_sizes=(64,))
+            results["memory_zarr"] = streamed_memory(store, network=MLPNetwork((64,)))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     results["wall_s"] = time.perf_counter() - start

@@ -1,7 +1,7 @@
 """``python -m benchmarks.export``: saving and serving the MNIST autoencoder.
 
 Side by side in one process, on ``AutoencoderTransformer(32)`` with the
-defaults before issue 9 (``compare.PREVIOUS_DEFAULT``) fitted to the MNIST
+defaults of 0.1 with two hidden layers (``history.PREVIOUS_DEFAULT``) fitted to the MNIST
 5k subset (784-256-128-32):
 
 * file size and save / load time of ``save`` / ``load`` (safetensors + JSON,
@@ -27,7 +27,7 @@ import torch
 
 from sk_autoencoder import AutoencoderTransformer
 
-from . import _data, compare
+from . import _data, history
 
 
 def median_time(fn, repeats):
@@ -107,9 +107,7 @@ def main(argv=None):
     X_train, X_test, _, _ = _data.split(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ae = AutoencoderTransformer(
-            32, random_state=0, **{**compare.PREVIOUS_DEFAULT, "max_iter": args.epochs}
-        ).fit(X_train)
+        ae = history.build(history.PREVIOUS_DEFAULT, 32, 0, max_iter=args.epochs).fit(X_train)
     with tempfile.TemporaryDirectory() as folder:
         stored = persistence(ae, args.repeats, Path(folder))
     served = serving(ae, X_test, (1, 64, 1000), args.repeats)

@@ -4,7 +4,7 @@ One process, side by side, on a 2-worker ``LocalCluster`` (worker processes,
 one thread each, as dask's nanny starts them) started before the clock:
 
 * a ``GridSearchCV`` of 12 fits on digits (small nets) and one of 4 fits on
-  MNIST-5k (the (256, 128) net, ``compare.PREVIOUS_DEFAULT``): wall time
+  MNIST-5k (the (256, 128) net, ``history.PREVIOUS_DEFAULT``): wall time
   serial (one process, all cores) vs ``n_jobs=2`` (loky) vs
   ``joblib.parallel_config(backend="dask")``; the ``cv_results_`` of every
   mode must equal the serial ones;
@@ -24,23 +24,16 @@ import numpy as np
 import torch
 from sklearn.model_selection import GridSearchCV
 
-from sk_autoencoder import AutoencoderTransformer
-
-from . import _data, compare
+from . import _data, compare, history
 
 SEARCHES = {
     "digits": (
-        dict(
-            compare.PREVIOUS_DEFAULT,
-            hidden_layer_sizes=(64,),
-            max_iter=200,
-            random_state=0,
-        ),
+        dict(history.PREVIOUS_DEFAULT, hidden_layer_sizes=(64,), max_iter=200),
         {"n_components": [2, 4, 8, 16], "learning_rate_init": [1e-3]},
         3,
     ),
     "mnist": (
-        dict(compare.PREVIOUS_DEFAULT, max_iter=10, random_state=0),
+        dict(history.PREVIOUS_DEFAULT, max_iter=10),
         {"n_components": [16, 32]},
         2,
     ),
@@ -57,7 +50,8 @@ def search(name, n_jobs):
     params, grid, cv = SEARCHES[name]
     X, y = _data.load(name)
     X_train, _, _, _ = _data.split(X, y)
-    return GridSearchCV(AutoencoderTransformer(**params), grid, cv=cv, n_jobs=n_jobs).fit(X_train)
+    estimator = history.build(params, 2, 0)
+    return GridSearchCV(estimator, grid, cv=cv, n_jobs=n_jobs).fit(X_train)
 
 
 def compare_searches(client, repeats):

@@ -32,9 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sk_autoencoder import AutoencoderTransformer
-
-from . import compare
+from . import history
 
 HIDDEN = (256,)
 K = 32
@@ -109,15 +107,8 @@ def warm_page_cache(path):
 
 def estimator(epochs, **kwargs):
     # On top of the 0.1 defaults, as measured: a random start, no validation split.
-    params = dict(
-        compare.DEFAULTS_0_1,
-        hidden_layer_sizes=HIDDEN,
-        batch_size=BATCH,
-        max_iter=epochs,
-        tol=0,
-        random_state=0,
-    )
-    return AutoencoderTransformer(K, **{**params, **kwargs})
+    params = dict(history.DEFAULTS_0_1, hidden_layer_sizes=HIDDEN, batch_size=BATCH, tol=0)
+    return history.build(params, K, 0, max_iter=epochs, **kwargs)
 
 
 def timed(fn):

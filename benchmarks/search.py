@@ -49,152 +49,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingRandomSearchCV, ParameterSampler, train_test_split
 
-from sk_autoencoder import AutoencoderTransformer
-from sk_autoencoder.networks import ConvNetwork
-
-from . import _data, compare
+from . import _data, compare, history
+from .history import CONFIGS
 
 OUT = Path("benchmarks/results/search")
-
-# The winner of the MNIST k=32 search, rounded: the recommendation of the
-# previous benchmark run.
-MNIST_FINALIST = dict(
-    hidden_layer_sizes=(512,),
-    batch_norm=True,
-    output_activation="auto",
-    loss="auto",
-    batch_size=64,
-    learning_rate="adaptive",
-    learning_rate_init=8e-4,
-    alpha=1e-5,
-    max_iter=135,
-)
-DIGITS_FINALIST = dict(
-    hidden_layer_sizes=(1024,),
-    activation="gelu",
-    output_activation="identity",
-    loss="mse",
-    batch_size=32,
-    learning_rate="cosine",
-    learning_rate_init=9e-4,
-    alpha=1e-5,
-    max_iter=135,
-)
-# Configurations for ``confirm``: what the package ships and recommends (the
-# two best of ``robust --space default``, robust_default.csv, rounded), what
-# it shipped and recommended before, and the finalists of ``search`` (copied
-# from its printout, rounded) with variants that test what made them win.
-CONFIGS = {
-    # AutoencoderTransformer's defaults now ("fast C" below) and in 0.1.
-    "default": compare.DEFAULTS,
-    "0.1 default": {},
-    "recommended": compare.RECOMMENDED,
-    "previous recommendation": compare.PREVIOUS_RECOMMENDED,
-    "previous default": compare.PREVIOUS_DEFAULT,
-    "recommended before issue 9": dict(
-        output_activation="identity",
-        loss="mse",
-        hidden_layer_sizes=(1024,),
-        batch_size=32,
-        alpha=1e-6,
-        max_iter=50,
-    ),
-    "conv": compare.CONV_REFINED,
-    # The three best of `robust --space conv_budget` (robust_conv_budget.csv),
-    # every one within the one-minute budget on two cores; rates rounded.
-    "conv budget A": compare.CONV,
-    "conv budget B": dict(
-        compare.CONV_REFINED,
-        network__channels=(24, 48),
-        network__activation="relu",
-        batch_size=64,
-        learning_rate_init=1.1e-2,
-        alpha=0.0,
-        max_iter=28,
-    ),
-    "conv budget C": dict(
-        compare.CONV_REFINED,
-        network__channels=(16, 48),
-        network__convs_per_stage=3,
-        network__activation="relu",
-        batch_size=32,
-        learning_rate_init=7.5e-3,
-        alpha=1e-5,
-        max_iter=16,
-    ),
-    # From `robust --space recommended_budget` (robust_recommended_budget.csv):
-    # A, the best MNIST k=32 candidate within the 15 s budget that stayed
-    # below PCA on digits k=32; B, the best on MNIST k=32 at any time.
-    "recommended budget A": dict(
-        compare.RECOMMENDED,
-        batch_size=96,
-        learning_rate_init=2.4e-3,
-        alpha=1e-4,
-        max_iter=36,
-    ),
-    "recommended budget B": dict(
-        compare.RECOMMENDED,
-        hidden_layer_sizes=(2048,),
-        batch_size=128,
-        learning_rate_init=5e-3,
-        alpha=1e-4,
-    ),
-    # The three best of `robust --space fast_refined` (robust_fast_refined.csv)
-    # within the time budget: by the worst ratio, and by MNIST k=32.
-    "fast A": dict(
-        hidden_layer_sizes=(256,),
-        batch_norm=True,
-        init="pca",
-        early_stopping=True,
-        max_iter=25,
-        learning_rate="cosine",
-        learning_rate_init=2.5e-3,
-        batch_size=64,
-        alpha=1e-5,
-    ),
-    "fast B": dict(
-        hidden_layer_sizes=(1024,),
-        init="pca",
-        early_stopping=True,
-        max_iter=10,
-        learning_rate="onecycle",
-        learning_rate_init=7.5e-3,
-        batch_size=64,
-        alpha=1e-5,
-    ),
-    "fast C": dict(
-        hidden_layer_sizes=(256,),
-        activation="gelu",
-        batch_norm=True,
-        init="pca",
-        early_stopping=True,
-        max_iter=25,
-        learning_rate="cosine",
-        learning_rate_init=7.5e-3,
-        batch_size=64,
-        alpha=1e-5,
-    ),
-    "mnist finalist": MNIST_FINALIST,
-    "mnist finalist, no batch norm": {**MNIST_FINALIST, "batch_norm": False},
-    "mnist finalist, batch 32": {**MNIST_FINALIST, "batch_size": 32},
-    "digits finalist": DIGITS_FINALIST,
-    "digits finalist, auto output": {
-        **DIGITS_FINALIST,
-        "output_activation": "auto",
-        "loss": "auto",
-    },
-    "breast_cancer finalist": dict(
-        hidden_layer_sizes=(2048,),
-        activation="leaky_relu",
-        dropout=0.1,
-        batch_size=64,
-        learning_rate="adaptive",
-        learning_rate_init=4e-4,
-        alpha=1e-4,
-        max_iter=135,
-    ),
-}
-
 
 UNIT_OUTPUTS = [("identity", "mse"), ("sigmoid", "mse"), ("sigmoid", "bce")]
 # For ``robust``, whose cases mix data in [0, 1] and standardised data.
@@ -312,13 +170,16 @@ def search(name, k, n_candidates, min_epochs, max_epochs, seed, n_jobs, network=
     # A sigmoid output only for data in [0, 1].
     unit = X.min() >= 0 and X.max() <= 1
     if network == "conv":
-        estimator = AutoencoderTransformer(
-            k, network=ConvNetwork(IMAGE_SHAPES[name]), n_threads=1, random_state=seed
-        )
+        estimator = history.build({"network__channels": (32, 64)}, k, seed, IMAGE_SHAPES[name])
         grid = conv_halving_space(ANY_OUTPUTS if unit else [("identity", "mse")])
     else:
-        estimator = AutoencoderTransformer(k, n_threads=1, random_state=seed)
-        grid = space(UNIT_OUTPUTS if unit else [("identity", "mse")])
+        estimator = history.build({}, k, seed)
+        # The architecture is the network's since 0.3.
+        grid = [
+            {_network_key(key): values for key, values in params.items()}
+            for params in space(UNIT_OUTPUTS if unit else [("identity", "mse")])
+        ]
+    estimator.set_params(n_threads=1)
     halving = HalvingRandomSearchCV(
         estimator,
         grid,
@@ -350,6 +211,10 @@ def search(name, k, n_candidates, min_epochs, max_epochs, seed, n_jobs, network=
     last = table[table["round"] == table["round"].max()].sort_values("ratio_to_pca")
     print(f"PCA validation MSE {reference:.5f}; {len(table)} fits; all in {path}")
     print(last.to_markdown(index=False, floatfmt=".4g"))
+
+
+def _network_key(key):
+    return f"network__{key}" if key in history.MLP_PARAMETERS else key
 
 
 def conv_refined_space():
@@ -598,11 +463,11 @@ def make_estimator(params, k, seed, image_shape=None, n_threads=1):
     """``AutoencoderTransformer(k)`` with ``params`` on top of the 0.1 defaults.
 
     Every search and configuration here was written, and run, on top of
-    the defaults of 0.1 (``compare.DEFAULTS_0_1``), so they keep their
-    meaning when the defaults change. ``network__*`` parameters set a
-    ConvNetwork.
+    the defaults of 0.1 (``history.DEFAULTS_0_1``), so they keep their
+    meaning when the defaults change (:func:`history.build`). ``network__*``
+    parameters set a ConvNetwork.
     """
-    return compare.build(params, k, seed, image_shape, n_threads=n_threads)
+    return history.build(params, k, seed, image_shape, n_threads=n_threads)
 
 
 def _fit_and_score(params, X, cv, k, seed, image_shape=None, n_threads=1):

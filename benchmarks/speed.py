@@ -30,6 +30,7 @@ import torch
 
 from sk_autoencoder import AutoencoderTransformer, MLPAutoencoder
 from sk_autoencoder import _base as sk_base
+from sk_autoencoder.networks import MLPNetwork
 
 from . import _data
 
@@ -65,11 +66,9 @@ def estimator_fit(X, hidden, k, epochs, batch_size=BATCH_SIZE, seed=0):
     # whatever the estimator's defaults are.
     ae = AutoencoderTransformer(
         k,
-        activation="relu",
-        batch_norm=False,
+        network=MLPNetwork(hidden, activation="relu", batch_norm=False),
         init="random",
         early_stopping=False,
-        hidden_layer_sizes=hidden,
         batch_size=batch_size,
         learning_rate_init=LR,
         learning_rate="constant",  # as the hand-written loop
@@ -172,13 +171,14 @@ def compare_transform(repeats):
 _MEMORY_SCRIPT = """
 import sys, warnings, numpy as np
 from sk_autoencoder import AutoencoderTransformer
+from sk_autoencoder.networks import MLPNetwork
 
 def status_kb(field):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 warnings.simplefilter("ignore")
-ae = AutoencoderTransformer(8, hidden_layer_sizes=(32,), max_iter=1, random_state=0)
+ae = AutoencoderTransformer(8, network=MLPNetwork((32,)), max_iter=1, random_state=0)
 ae.fit(np.random.default_rng(1).random((1000, 64), dtype=np.float32))
 X = np.empty((1_000_000, 64), dtype=np.float32)
 np.random.default_rng(0).random(dtype=np.float32, out=X)

@@ -17,9 +17,12 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from sk_autoencoder import AutoencoderTransformer
+from sk_autoencoder.networks import MLPNetwork
 
 X = (load_digits().data / 16.0).astype(np.float32)
-settings = dict(max_iter=5, batch_size=128, batch_norm=False, n_threads=1, random_state=0)
+settings = dict(
+    network=MLPNetwork(batch_norm=False), max_iter=5, batch_size=128, n_threads=1, random_state=0
+)
 
 if __name__ == "__main__":  # the ranks are new processes, which import this script
     one = AutoencoderTransformer(8, **settings).fit(X)

@@ -7,7 +7,6 @@ inference, saving and serving from ``_inference.py``; the estimators call
 ``_fit`` and ``_partial_fit`` defined here.
 """
 
-import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,7 +29,6 @@ from ._data import (
 )
 from ._docs import fill_doc
 from ._inference import InferenceMixin
-from ._modules import ACTIVATIONS
 from ._net import (
     AutoencoderNet,
     AverageAcrossRanks,
@@ -45,9 +43,9 @@ from ._net import (
 )
 from ._parallel import torch_threads
 from ._pca import training_pca
+from ._recipe import MLP_PARAMETERS, removed_parameters_message, resolve
 from ._validation import ValidationMixin, warn_at_caller
-from .networks._base import ModuleBuilder, Network, validate_network
-from .networks._mlp import MLPNetwork
+from .networks._base import ModuleBuilder, Network
 
 __all__ = ["FLOAT_DTYPES", "BaseAutoencoder", "fill_doc"]
 
@@ -58,12 +56,6 @@ SCHEDULES = ("constant", "cosine", "onecycle", "adaptive")
 PLANNED_SCHEDULES = ("cosine", "onecycle")
 # "onecycle" warms the rate up over this fraction of the fit's steps.
 WARMUP_FRACTION = 0.1
-# The estimator parameters that describe the default MLP; a ``network`` spec
-# describes its own architecture instead.
-MLP_PARAMETERS = ("hidden_layer_sizes", "activation", "dropout", "batch_norm")
-# partial_fit's batch_size="auto": every chunk is cut into batches of at
-# most this many rows (fit uses min(256, n_samples)).
-AUTO_BATCH = 256
 
 
 def _fused_adam(device):
@@ -80,39 +72,40 @@ def _fused_adam(device):
 class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
     """Base class for the autoencoder estimators; not for direct use.
 
-    Subclasses set ``_variational`` / ``_net_class`` and may extend
+    Subclasses state every parameter's default in their own ``__init__``,
+    set ``_task`` (which recipe a network gives them), ``_variational`` and
+    ``_net_class``, define ``_default_network`` and may extend
     ``_net_params``; their ``fit`` calls ``_fit``.
     """
 
+    _task = "transformer"
     _variational = False
     _net_class = AutoencoderNet
+
+    def __new__(cls, *args, **kwargs):
+        # The MLP's parameters left the signature for ``network``: say what to
+        # write instead of Python's "unexpected keyword argument".
+        given = {name: kwargs[name] for name in MLP_PARAMETERS if name in kwargs}
+        if given:
+            raise TypeError(removed_parameters_message(cls, given))
+        return super().__new__(cls)
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "network": [Network, None],
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
         "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
         "loss": [StrOptions({"auto", *LOSSES})],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_norm": ["boolean"],
         "noise": [StrOptions({"gaussian", "masking"}), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "sparsity": [Interval(Real, 0, None, closed="left")],
         "contractive": [Interval(Real, 0, None, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate": [StrOptions(set(SCHEDULES))],
-        "init": [StrOptions({"random", "pca"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions({"auto", *SCHEDULES})],
+        "init": [StrOptions({"auto", "random", "pca"})],
+        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -132,46 +125,38 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components=2,
+        n_components,
         *,
-        network=None,
-        hidden_layer_sizes=(256, 128),
-        activation="relu",
-        output_activation="identity",
-        loss="mse",
-        dropout=0.0,
-        batch_norm=False,
-        noise=None,
-        noise_level=0.1,
-        sparsity=0.0,
-        contractive=0.0,
-        alpha=0.0,
-        batch_size="auto",
-        learning_rate_init=1e-3,
-        learning_rate="constant",
-        init="random",
-        max_iter=200,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        chunk_size="auto",
-        n_threads=None,
-        device="cpu",
-        distributed=None,
-        distributed_timeout=300.0,
-        random_state=None,
-        verbose=0,
-        warm_start=False,
+        network,
+        output_activation,
+        loss,
+        noise,
+        noise_level,
+        sparsity,
+        contractive,
+        alpha,
+        batch_size,
+        learning_rate_init,
+        learning_rate,
+        init,
+        max_iter,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        tol,
+        chunk_size,
+        n_threads,
+        device,
+        distributed,
+        distributed_timeout,
+        random_state,
+        verbose,
+        warm_start,
     ):
         self.n_components = n_components
         self.network = network
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
         self.output_activation = output_activation
         self.loss = loss
-        self.dropout = dropout
-        self.batch_norm = batch_norm
         self.noise = noise
         self.noise_level = noise_level
         self.sparsity = sparsity
@@ -254,23 +239,25 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         self.device_ = self._resolve_device() if shard is None else shard.device
         n_samples = len(data) if shard is None or shard.n_rows is None else shard.n_rows
         self.batch_size_ = (
-            min(AUTO_BATCH, n_samples) if self.batch_size == "auto" else self.batch_size
+            min(self.recipe_["batch_size"], n_samples)
+            if self.batch_size == "auto"
+            else self.batch_size
         )
-        self._check_settings(data, self.early_stopping)
+        self._check_settings(data, self.recipe_["early_stopping"])
         # Every random draw of the fit comes from generators seeded here
         # (weights, shuffles, validation split, dropout, noise), never from
         # torch's global generator: fits reproduce in any thread and leave
         # the caller's random state alone.
         pca = None
-        if self.init == "pca" and not warm:
+        if self.recipe_["init"] == "pca" and not warm:
             pca = training_pca(data, self.n_components, seed, shard=shard)
         train_rows = n_samples
-        if self.early_stopping:
+        if self.recipe_["early_stopping"]:
             train_rows = n_samples - n_held_out(n_samples, self.validation_fraction)
         n_batches = -(-train_rows // self.batch_size_)
         net = self._build_net(self.n_features_in_, seed, pca=pca, n_batches=n_batches, shard=shard)
         net.initialize()
-        self._check_batch_norm(net, data, self.early_stopping)
+        self._check_batch_norm(net, data, self.recipe_["early_stopping"])
         if warm:
             self._load_previous_weights(net)
         self._train(net)(data)
@@ -291,13 +278,13 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         first = not hasattr(self, "net_")
         data, X = self._prepare(X, reset=first)
         if first:
-            self.batch_size_ = AUTO_BATCH if self.batch_size == "auto" else self.batch_size
+            self.batch_size_ = self.recipe_["batch_size"]
         self._check_settings(data, early_stopping=False)
         if first:
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             self.device_ = self._resolve_device()
             pca = None
-            if self.init == "pca":
+            if self.recipe_["init"] == "pca":
                 pca = training_pca(data, self.n_components, seed)
             net = self._build_net(self.n_features_in_, seed, incremental=True, pca=pca)
             net.initialize()
@@ -312,7 +299,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             # fit's schedule may have lowered the rate (to 0 under cosine);
             # partial_fit trains at the constant learning_rate_init.
             for group in net.optimizer_.param_groups:
-                group["lr"] = self.learning_rate_init
+                group["lr"] = self.recipe_["learning_rate_init"]
         else:
             net = self.net_
         self._check_batch_norm(net, data, early_stopping=False)
@@ -339,14 +326,14 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             except TrainingDiverged as exc:
                 raise ValueError(
                     f"Training diverged: {exc}. Lower learning_rate_init "
-                    f"(now {self.learning_rate_init}) or scale X, e.g. with "
+                    f"(now {self.recipe_['learning_rate_init']}) or scale X, e.g. with "
                     "StandardScaler."
                 ) from None
             if not module_is_finite(net.module_):
                 # Interrupted in the middle of a diverging epoch.
                 raise ValueError(
                     "Training diverged: the weights became non-finite. Lower "
-                    f"learning_rate_init (now {self.learning_rate_init})."
+                    f"learning_rate_init (now {self.recipe_['learning_rate_init']})."
                 )
             # Finite weights can still be large enough to overflow the
             # activations: a fit that returns must reconstruct its own data
@@ -363,7 +350,8 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                 raise ValueError(
                     "Training diverged: the weights stayed finite, but the network's "
                     "output on its own training data is not. Lower learning_rate_init "
-                    f"(now {self.learning_rate_init}) or scale X, e.g. with StandardScaler."
+                    f"(now {self.recipe_['learning_rate_init']}) or scale X, e.g. with "
+                    "StandardScaler."
                 ) from None
 
         return train
@@ -374,18 +362,18 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         In memory, X is validated whole and the net gets the array.
         Out of core, only the shape is checked here; the net gets a
         ``StreamData`` whose chunks are validated as they are read.
-        ``reset`` (a new model) also resolves ``"auto"`` output activation
-        and loss, from the first chunk when out of core.
+        Both resolve the network and the ``"auto"`` training settings
+        (``network_``, ``recipe_``); ``reset`` (a new model) also resolves
+        ``"auto"`` output activation and loss, from the first chunk when out
+        of core.
         """
         if is_out_of_core(X):
             source = ChunkedArray(X, self._chunk_rows(), check=self._check_values)
             validate_data(self, X, skip_check_array=True, reset=reset)
-            if reset:
-                self._resolve_output(source.head())
+            resolve(self, source.head() if reset else None, X.shape[0], reset)
             return StreamData(source), X
         X = validate_data(self, as_array(X), dtype=FLOAT_DTYPES, reset=reset)
-        if reset:
-            self._resolve_output(X)
+        resolve(self, X, len(X), reset)
         self._check_values(X)
         return X, X
 
@@ -402,34 +390,14 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             )
         return self.device
 
-    def _network(self):
-        """The spec to build: ``network``, or the MLP the MLP parameters describe."""
-        if self.network is None:
-            return MLPNetwork(self._hidden_sizes(), self.activation, self.dropout, self.batch_norm)
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = [
-            f"{name}={getattr(self, name)!r}"
-            for name in MLP_PARAMETERS
-            if not _same(getattr(self, name), defaults[name].default)
-        ]
-        if changed:
-            raise ValueError(
-                f"network={self.network!r} describes the whole architecture, so "
-                f"{', '.join(changed)} would be ignored. Set it on the network "
-                "instead (e.g. MLPNetwork(hidden_layer_sizes=...)), or leave "
-                f"{', '.join(MLP_PARAMETERS)} at their defaults."
-            )
-        validate_network(self.network)
-        return self.network
-
     def _module_params(self, n_features, pca=None):
         return {
-            "network": self._network(),
+            "network": self.network_,
             "n_features": n_features,
             "n_components": self.n_components,
             "output_activation": self.output_activation_,
             "variational": self._variational,
-            "pca_residual": self.init == "pca",
+            "pca_residual": self.recipe_["init"] == "pca",
             "pca": pca,
         }
 
@@ -451,7 +419,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         ``n_batches`` the training batches per epoch, which a per-batch
         schedule needs.
         """
-        early_stopping = self.early_stopping and not incremental
+        early_stopping = self.recipe_["early_stopping"] and not incremental
         if early_stopping:
             monitor, train_split = "valid_loss", TrainValidSplit(self.validation_fraction, seed)
         else:
@@ -477,7 +445,7 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
                 load_best=early_stopping,
             )
             callbacks.append(("stopping", stopping))
-            if early_stopping and self.init == "pca":
+            if early_stopping and self.recipe_["init"] == "pca":
                 # After the stopping rule's best-epoch restore: PCA's own
                 # weights win when no epoch beat them on validation.
                 callbacks.append(("starting_point", KeepStartIfBest()))
@@ -489,15 +457,15 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
             criterion=LOSSES[self.loss_],
             optimizer=torch.optim.Adam,
             optimizer__fused=_fused_adam(self.device_),
-            lr=self.learning_rate_init,
-            max_epochs=1 if incremental else self.max_iter,
+            lr=self.recipe_["learning_rate_init"],
+            max_epochs=1 if incremental else self.recipe_["max_iter"],
             batch_size=self.batch_size_,
             train_split=train_split,
             callbacks=callbacks,
             device=self.device_,
             verbose=int(self.verbose),
             seed=seed,
-            weight_decay=self.alpha,
+            weight_decay=self.recipe_["alpha"],
             shard=shard,
             **self._disabled_default_callbacks(early_stopping),
         )
@@ -515,22 +483,24 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         ``patience + 1`` bad epochs). ``partial_fit`` (one epoch per call)
         trains at a constant ``learning_rate_init``.
         """
-        if self.learning_rate == "cosine":
-            return LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)
-        if self.learning_rate == "onecycle":
-            steps = self.max_iter * n_batches
+        if self.recipe_["learning_rate"] == "cosine":
+            return LRScheduler(
+                torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.recipe_["max_iter"]
+            )
+        if self.recipe_["learning_rate"] == "onecycle":
+            steps = self.recipe_["max_iter"] * n_batches
             if steps < 3:  # no room for a warm-up and an annealing: a constant rate
                 return None
             return LRScheduler(
                 torch.optim.lr_scheduler.OneCycleLR,
-                max_lr=self.learning_rate_init,
+                max_lr=self.recipe_["learning_rate_init"],
                 total_steps=steps,
                 # torch needs the warm-up to end after the first step.
                 pct_start=max(WARMUP_FRACTION, 1.5 / steps),
                 cycle_momentum=False,
                 step_every="batch",
             )
-        if self.learning_rate == "adaptive":
+        if self.recipe_["learning_rate"] == "adaptive":
             return LRScheduler(
                 torch.optim.lr_scheduler.ReduceLROnPlateau,
                 monitor=monitor,
@@ -570,15 +540,15 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         completed epoch there is nothing to keep, and the interrupt is
         raised again.
         """
-        keys = ["train_loss"] + (["valid_loss"] if self.early_stopping else [])
+        keys = ["train_loss"] + (["valid_loss"] if self.recipe_["early_stopping"] else [])
         epochs = [row for row in net.history if all(key in row for key in keys)]
         stopper = dict(net.callbacks_)["stopping"]
         stopped = stopper.misses_ >= self.n_iter_no_change
-        interrupted = not stopped and len(epochs) < self.max_iter
+        interrupted = not stopped and len(epochs) < self.recipe_["max_iter"]
         if interrupted and not epochs:
             raise KeyboardInterrupt
         losses = [float(row["train_loss"]) for row in epochs]
-        if self.early_stopping:
+        if self.recipe_["early_stopping"]:
             valid = [float(row["valid_loss"]) for row in epochs]
             scores = [-v for v in valid]
             if warm and self.validation_scores_ is not None:
@@ -604,30 +574,20 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         if interrupted:
             kept = (
                 "the best epoch's weights (early_stopping)"
-                if self.early_stopping
+                if self.recipe_["early_stopping"]
                 else "the weights so far"
             )
             warn_at_caller(
                 f"Training interrupted by user after {len(epochs)} complete "
-                f"epoch(s) of max_iter={self.max_iter}; keeping {kept}.",
+                f"epoch(s) of max_iter={self.recipe_['max_iter']}; keeping {kept}.",
                 UserWarning,
             )
-        elif not stopped and self.learning_rate not in PLANNED_SCHEDULES:
+        elif not stopped and self.recipe_["learning_rate"] not in PLANNED_SCHEDULES:
             # A cosine or one-cycle schedule is planned to end at max_iter;
             # under the others, reaching it means stopping short.
             warn_at_caller(
-                f"{type(self).__name__} stopped at max_iter={self.max_iter} "
+                f"{type(self).__name__} stopped at max_iter={self.recipe_['max_iter']} "
                 "epochs before the loss converged; consider increasing "
                 "max_iter.",
                 ConvergenceWarning,
             )
-
-
-def _same(value, default):
-    """Whether a parameter is at its default (sequences compared by value)."""
-    if isinstance(value, (list, tuple, np.ndarray)) or isinstance(default, (list, tuple)):
-        try:
-            return np.array_equal(np.asarray(value), np.asarray(default))
-        except (TypeError, ValueError):
-            return False
-    return value == default

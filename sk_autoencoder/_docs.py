@@ -12,48 +12,35 @@ SHARED_PARAMETERS = """\
         The architecture, as a spec from :mod:`sk_autoencoder.networks`
         (:class:`~sk_autoencoder.networks.MLPNetwork`,
         :class:`~sk_autoencoder.networks.ConvNetwork`, or a subclass of
-        :class:`~sk_autoencoder.networks.Network` of your own). ``fit``
-        builds a fresh module from it; its parameters are searchable as
-        ``network__<param>``. None trains the MLP described by
-        ``hidden_layer_sizes``, ``activation``, ``dropout`` and
-        ``batch_norm``, which must then be left at their defaults when a
-        network is given.
+        :class:`~sk_autoencoder.networks.Network` of your own), and with it
+        the recipe that trains it: every training setting left at
+        ``"auto"`` below takes the value the spec's
+        :meth:`~sk_autoencoder.networks.Network.recipe` gives for the data.
+        ``fit`` builds a fresh module from a clone of it (``network_``); its
+        parameters are searchable as ``network__<param>`` once a spec is
+        given. None trains the estimator's default spec (see
+        ``network_``). The MLP's widths, activation, dropout and batch norm
+        are parameters of :class:`~sk_autoencoder.networks.MLPNetwork`, not
+        of the estimator.
 
-    hidden_layer_sizes : int or tuple of int, default=(256, 128)
-        Widths of the encoder's hidden layers, input side first. The decoder
-        uses the same widths in reverse. ``()`` gives a network with no
-        hidden layer. Only used when ``network`` is None.
-
-    activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
-"identity"}, default="relu"
-        Activation after every hidden layer. With ``"identity"`` the
-        autoencoder is linear and learns the principal subspace. Only used
-        when ``network`` is None.
-
-    output_activation : {"auto", "identity", "sigmoid"}, default="identity"
+    output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the decoder's last layer. ``"sigmoid"`` bounds the
         reconstruction to (0, 1), for data such as pixel intensities.
-        ``"auto"`` picks ``"sigmoid"`` when the training data lie in
-        [0, 1] and ``"identity"`` otherwise; ``output_activation_`` says
+        ``"auto"`` is the recipe's choice: ``MLPNetwork(preset="quality")``
+        and ``ConvNetwork`` (from a random start) pick ``"sigmoid"`` when
+        the training data lie in [0, 1] and ``"identity"`` otherwise; the
+        other recipes pick ``"identity"``. ``output_activation_`` says
         which.
 
-    loss : {"auto", "mse", "bce"}, default="mse"
+    loss : {"auto", "mse", "bce"}, default="auto"
         Reconstruction loss: mean squared error, or binary cross-entropy
         (needs ``output_activation="sigmoid"`` and data in [0, 1]).
         ``"auto"`` picks ``"bce"`` when the output is a sigmoid and the
         training data lie in [0, 1], ``"mse"`` otherwise; ``loss_`` says
-        which. Out of core, "the training data" for both ``"auto"`` choices
-        is the first chunk, and a later chunk outside [0, 1] raises a
-        ValueError under BCE. ``partial_fit`` and ``warm_start`` keep the
+        which. Out of core, "the training data" for both ``"auto"``
+        choices is the first chunk, and a later chunk outside [0, 1] raises
+        a ValueError under BCE. ``partial_fit`` and ``warm_start`` keep the
         first fit's choices.
-
-    dropout : float, default=0.0
-        Dropout probability after every hidden activation, during training
-        only. Only used when ``network`` is None.
-
-    batch_norm : bool, default=False
-        Whether to add batch normalisation before every hidden activation.
-        Only used when ``network`` is None.
 
     noise : {"gaussian", "masking"} or None, default=None
         Denoising: corrupt each training batch and learn to reconstruct the
@@ -73,19 +60,22 @@ SHARED_PARAMETERS = """\
         Jacobian with respect to its input, estimated per batch with one
         random projection (Hutchinson's estimator, unbiased).
 
-    alpha : float, default=0.0
+    alpha : float or "auto", default="auto"
         Strength of the L2 penalty on the weights (every weight matrix and
         convolution kernel; not the biases or batch-norm parameters),
-        applied as Adam's ``weight_decay``.
+        applied as Adam's ``weight_decay``. ``"auto"``: the recipe's.
 
     batch_size : int or "auto", default="auto"
-        Minibatch size; ``"auto"`` is ``min(256, n_samples)``.
+        Minibatch size. ``"auto"``: the recipe's (64 for the transformer's
+        built-in recipes, 256 for the detector's and the variational
+        transformer's), at most ``n_samples``.
 
-    learning_rate_init : float, default=1e-3
-        Adam's learning rate at the start of training.
+    learning_rate_init : float or "auto", default="auto"
+        Adam's learning rate at the start of training. ``"auto"``: the
+        recipe's.
 
-    learning_rate : {"constant", "cosine", "onecycle", "adaptive"}, \
-default="constant"
+    learning_rate : {"auto", "constant", "cosine", "onecycle", "adaptive"}, \
+default="auto"
         How the learning rate moves during ``fit`` (skorch's
         ``LRScheduler``). ``"cosine"`` anneals it from
         ``learning_rate_init`` to 0 over ``max_iter`` epochs, stepped per
@@ -102,8 +92,9 @@ default="constant"
         when it continues a model that ``fit`` trained under a schedule.
         The rates are in ``net_.history[:, "event_lr"]`` (per epoch) or
         ``net_.history[:, "batches", :, "event_lr"]`` (per batch).
+        ``"auto"``: the recipe's.
 
-    init : {"random", "pca"}, default="random"
+    init : {"auto", "random", "pca"}, default="auto"
         Where training starts. ``"random"``: torch's default
         initialisation. ``"pca"``: PCA of the rows given to ``fit``, with
         the network as a residual around PCA's
@@ -115,16 +106,19 @@ default="constant"
         validation error can only end at or below that PCA's. Needs an identity
         output (``"auto"`` resolves to it) and is not available to the
         variational autoencoder. Out of core, the PCA is an
-        ``IncrementalPCA`` over the chunks (one extra pass).
+        ``IncrementalPCA`` over the chunks (one extra pass). ``"auto"``: the
+        recipe's (``"pca"`` for the transformer's MLP fast preset), or
+        ``"random"`` when ``output_activation`` is set to ``"sigmoid"``.
 
-    max_iter : int, default=200
+    max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training data).
+        ``"auto"``: the recipe's.
 
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         If True, hold out ``validation_fraction`` of the training data, stop
         when the validation loss has not improved for ``n_iter_no_change``
         epochs, and restore the best weights. If False, the same rule is
-        applied to the training loss.
+        applied to the training loss. ``"auto"``: the recipe's.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out when ``early_stopping``.
@@ -228,6 +222,18 @@ SHARED_ATTRIBUTES = """\
 
     n_iter_ : int
         Number of epochs run (all fits, with ``warm_start``).
+
+    network_ : Network
+        The spec the fit trained: a clone of ``network``, or the
+        estimator's default spec when ``network`` is None.
+
+    recipe_ : dict
+        Every training setting the fit used (``init``, ``max_iter``,
+        ``learning_rate``, ``learning_rate_init``, ``batch_size``,
+        ``alpha``, ``early_stopping``, ``output_activation``, ``loss``):
+        ``network_``'s recipe for the data where the parameter is
+        ``"auto"``, the parameter's value where it is set. ``verbose``
+        prints it at the start of a fit.
 
     batch_size_ : int
         The minibatch size used.

@@ -11,6 +11,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ._fixed_order import BatchNorm1d
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -84,7 +86,9 @@ def make_mlp(
     dropout : float
         Dropout probability after every hidden activation (0 disables it).
     batch_norm : bool
-        Whether to add ``BatchNorm1d`` before every hidden activation.
+        Whether to add batch norm before every hidden activation (a
+        :class:`~sk_autoencoder._fixed_order.BatchNorm1d`, whose training
+        step does not depend on the thread count).
     hidden_output : bool
         Treat the last layer as a hidden one too (batch norm, activation,
         dropout), for a trunk that feeds further heads.
@@ -103,7 +107,7 @@ def make_mlp(
         layers[f"linear{i}"] = linear(fan_in, fan_out, generator, dtype)
         if i < n_layers - 1 or hidden_output:
             if batch_norm:
-                layers[f"bn{i}"] = nn.BatchNorm1d(fan_out, dtype=dtype)
+                layers[f"bn{i}"] = BatchNorm1d(fan_out, dtype=dtype)
             layers[f"act{i}"] = ACTIVATIONS[activation]()
             if dropout > 0:
                 layers[f"drop{i}"] = Dropout(dropout)

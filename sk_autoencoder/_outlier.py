@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder, fill_doc
 from ._data import is_dask
+from .networks import MLPNetwork
 
 
 @fill_doc
@@ -58,33 +59,36 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
     10
     """
 
+    _task = "outlier"
+
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
     }
+
+    @classmethod
+    def _default_network(cls):
+        """The spec of ``network=None``: two hidden layers of 256 and 128, ReLU, no batch norm."""
+        return MLPNetwork((256, 128), activation="relu", batch_norm=False)
 
     def __init__(
         self,
         n_components=2,
         *,
         network=None,
-        hidden_layer_sizes=(256, 128),
-        activation="relu",
-        output_activation="identity",
-        loss="mse",
-        dropout=0.0,
-        batch_norm=False,
+        output_activation="auto",
+        loss="auto",
         noise=None,
         noise_level=0.1,
         sparsity=0.0,
         contractive=0.0,
-        alpha=0.0,
+        alpha="auto",
         batch_size="auto",
-        learning_rate_init=1e-3,
-        learning_rate="constant",
-        init="random",
-        max_iter=200,
-        early_stopping=False,
+        learning_rate_init="auto",
+        learning_rate="auto",
+        init="auto",
+        max_iter="auto",
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -101,12 +105,8 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         super().__init__(
             n_components,
             network=network,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
             output_activation=output_activation,
             loss=loss,
-            dropout=dropout,
-            batch_norm=batch_norm,
             noise=noise,
             noise_level=noise_level,
             sparsity=sparsity,

@@ -33,7 +33,9 @@ from .networks._base import Network, check_importable, qualified_name, validate_
 
 FORMAT = "sk_autoencoder"
 # 2: the network spec and the parameters added with it.
-FORMAT_VERSION = 2
+# 3: the architecture in ``network`` alone; the resolved ``network_`` and
+#    ``recipe_`` (the MLP's parameters of formats 1 and 2 become an MLPNetwork).
+FORMAT_VERSION = 3
 BUILTIN_NETWORKS = (MLPNetwork, ConvNetwork)
 # The parameters added after format 1, at the values format-1 models had.
 FORMAT_1_PARAMETERS = {
@@ -42,6 +44,20 @@ FORMAT_1_PARAMETERS = {
     "distributed": None,
     "distributed_timeout": 300.0,
 }
+# The estimators' MLP parameters of formats 1 and 2.
+MLP_PARAMETERS = ("hidden_layer_sizes", "activation", "dropout", "batch_norm")
+# The training settings of ``recipe_``, which formats 1 and 2 kept as parameters.
+RECIPE_SETTINGS = (
+    "init",
+    "max_iter",
+    "learning_rate",
+    "learning_rate_init",
+    "batch_size",
+    "alpha",
+    "early_stopping",
+    "output_activation",
+    "loss",
+)
 METADATA_KEY = "sk_autoencoder"
 WEIGHTS_FILE = "weights.safetensors"
 METADATA_FILE = "metadata.json"
@@ -56,6 +72,7 @@ FITTED = (
     "best_loss_",
     "n_iter_",
     "batch_size_",
+    "recipe_",
     "output_activation_",
     "loss_",
     "device_",
@@ -189,13 +206,15 @@ def _tensors_and_metadata(estimator):
             "random_state is a RandomState instance, which is saved as None.", UserWarning
         )
         params["random_state"] = None
+    fitted = {k: _jsonable(getattr(estimator, k)) for k in FITTED if hasattr(estimator, k)}
+    fitted["network_"] = _network_entry(estimator.network_)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "class": type(estimator).__name__,
         "versions": _versions(),
         "params": {k: _jsonable(v) for k, v in params.items()},
-        "fitted": {k: _jsonable(getattr(estimator, k)) for k in FITTED if hasattr(estimator, k)},
+        "fitted": fitted,
         "net": {
             "seed": net.seed,
             "incremental": "stopping" not in dict(net.callbacks_),
@@ -290,33 +309,63 @@ def _check(metadata, tensors, cls, path):
         raise ValueError(f"{path}: the tensors do not match the metadata's description.")
 
 
+def _from_format_2(params, fitted):
+    """Parameters and fitted attributes of a format-1 or format-2 file, as format 3 has them.
+
+    Those formats kept the MLP's architecture and every training setting as
+    estimator parameters, each with the value the model was trained with:
+    the MLP becomes the ``network`` it described, and the settings become
+    both the parameters (a refit trains the same way) and ``recipe_``.
+    """
+    # Parameters that a file of format 1 could not record: their value then
+    # was what the model was trained with, not today's default.
+    params = {**FORMAT_1_PARAMETERS, **params}
+    mlp = {name: params.pop(name) for name in MLP_PARAMETERS if name in params}
+    if params["network"] is None:
+        mlp["hidden_layer_sizes"] = _tuples(mlp["hidden_layer_sizes"])
+        params["network"] = {"class": qualified_name(MLPNetwork), "params": mlp}
+    fitted = {
+        "output_activation_": params["output_activation"],
+        "loss_": params["loss"],
+        **fitted,
+    }
+    recipe = {name: params[name] for name in RECIPE_SETTINGS}
+    recipe["batch_size"] = fitted["batch_size_"]
+    recipe["output_activation"] = fitted["output_activation_"]
+    recipe["loss"] = fitted["loss_"]
+    fitted["recipe_"] = recipe
+    fitted["network_"] = params["network"]
+    return params, fitted
+
+
 def load(cls, path, device=None, trusted=None):
     """Rebuild a fitted ``cls`` from ``path``; see ``BaseAutoencoder.load``."""
     metadata, tensors = _read(path)
     _check(metadata, tensors, cls, path)
     params = dict(metadata["params"])
-    # Parameters that a file of an older format could not record: their
-    # value then was what the model was trained with, not today's default.
-    params = {**FORMAT_1_PARAMETERS, **params}
-    if isinstance(params.get("hidden_layer_sizes"), list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    fitted = dict(metadata["fitted"])
+    if metadata["format_version"] < 3:
+        params, fitted = _from_format_2(params, fitted)
     if params.get("network") is not None:
         params["network"] = _network_from(params["network"], trusted, path)
+    if "network_" not in fitted:
+        raise ValueError(f"{path}: the metadata has no fitted network_.")
+    network_ = _network_from(fitted.pop("network_"), trusted, path)
     try:
         estimator = cls(**params)
     except TypeError as exc:
         raise ValueError(f"{path}: the saved parameters do not fit {cls.__name__}: {exc}") from None
     # Parameters are checked before anything is built from them.
     estimator._validate_params()
-    for key, value in metadata["fitted"].items():
+    for key, value in fitted.items():
         if key == "feature_names_in_":
             value = np.asarray(value, dtype=object)
+        elif key == "recipe_":
+            value = {k: _tuples(v) for k, v in value.items()}
         elif isinstance(value, str) and key not in ("device_", "output_activation_", "loss_"):
             value = float(value)  # non-finite floats were saved as text
         setattr(estimator, key, value)
-    for name in ("output_activation", "loss"):
-        if not hasattr(estimator, f"{name}_"):  # saved before "auto" existed
-            setattr(estimator, f"{name}_", getattr(estimator, name))
+    estimator.network_ = network_
     if device is None:
         device = estimator.device_
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -7,15 +7,20 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import FLOAT_DTYPES, BaseAutoencoder, fill_doc
 from ._data import as_array, is_out_of_core
 from ._parallel import torch_threads
+from .networks import MLPNetwork
 
 
 @fill_doc
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAutoencoder):
     """Autoencoder for non-linear dimensionality reduction, trained by skorch.
 
-    A multilayer-perceptron encoder maps each sample to ``n_components``
-    codes and a mirrored decoder maps the codes back; both are trained
-    together to minimise the reconstruction loss with Adam. ``transform``
+    An encoder maps each sample to ``n_components`` codes and a decoder
+    maps the codes back; both are trained together to minimise the
+    reconstruction loss with Adam. The architecture is the ``network``
+    spec (by default ``MLPNetwork()``: one hidden layer of 256, GELU and
+    batch norm, mirrored), and so is the recipe that trains it: the
+    training settings left at ``"auto"`` take the spec's values for the
+    data, and ``recipe_`` records them. ``transform``
     returns the codes, ``inverse_transform`` decodes them, and ``score`` is
     minus the mean squared reconstruction error, so the estimator can stand
     where :class:`~sklearn.decomposition.PCA` stands: in a
@@ -44,19 +49,18 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     Notes
     -----
-    The defaults start at PCA (``init="pca"``) and keep PCA's weights
-    unless an epoch beats them on a validation split (``early_stopping``),
-    so a default fit is never worse than PCA on its validation rows, also
-    on near-Gaussian data where PCA is optimal; 25 epochs of a cosine
-    schedule from 7.5e-3 over batches of 64 train one hidden layer of 256
-    (GELU, batch norm) in a few seconds. They come from a joint random
-    search over epochs, schedule, rate, batch size, width, start, weight
-    decay and early stopping, scored by the worst validation ratio to PCA
-    over MNIST k=32, digits k=8 and k=32 and breast_cancer k=2 under a
-    fit-time budget, with a linear-Gaussian table as a ceiling
-    (``python -m benchmarks.search robust --space fast_refined``),
-    confirmed on three seeds. The benchmarks page gives the held-out
-    figures, and the fit-time cost against the previous defaults.
+    The default recipe (``MLPNetwork()``'s ``"fast"`` preset) starts at
+    PCA (``init="pca"``) and keeps PCA's weights unless an epoch beats
+    them on a validation split (``early_stopping``), so a default fit is
+    never worse than PCA on its validation rows, also on near-Gaussian
+    data where PCA is optimal; it trains 25 epochs of a cosine schedule
+    from 7.5e-3 over batches of 64, a few seconds on MNIST-5k.
+    ``network=MLPNetwork(preset="quality")`` trades about twice the fit
+    time for a third less error on images, and
+    ``network=ConvNetwork(image_shape)`` trains a convolutional
+    autoencoder with the benchmark's recipe. The user guide's page on
+    networks lists the recipes, and the benchmarks page their held-out
+    figures and the searches they come from.
 
     References
     ----------
@@ -76,28 +80,29 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     (1797, 64)
     """
 
+    @classmethod
+    def _default_network(cls):
+        """The spec of ``network=None``: ``MLPNetwork()``, one hidden layer of 256 (fast preset)."""
+        return MLPNetwork()
+
     def __init__(
         self,
         n_components=2,
         *,
         network=None,
-        hidden_layer_sizes=(256,),
-        activation="gelu",
-        output_activation="identity",
-        loss="mse",
-        dropout=0.0,
-        batch_norm=True,
+        output_activation="auto",
+        loss="auto",
         noise=None,
         noise_level=0.1,
         sparsity=0.0,
         contractive=0.0,
-        alpha=1e-5,
-        batch_size=64,
-        learning_rate_init=7.5e-3,
-        learning_rate="cosine",
-        init="pca",
-        max_iter=25,
-        early_stopping=True,
+        alpha="auto",
+        batch_size="auto",
+        learning_rate_init="auto",
+        learning_rate="auto",
+        init="auto",
+        max_iter="auto",
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -113,12 +118,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         super().__init__(
             n_components,
             network=network,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
             output_activation=output_activation,
             loss=loss,
-            dropout=dropout,
-            batch_norm=batch_norm,
             noise=noise,
             noise_level=noise_level,
             sparsity=sparsity,

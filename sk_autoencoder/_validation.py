@@ -7,7 +7,6 @@ import numpy as np
 import torch
 
 from ._data import training_rows
-from .networks._mlp import hidden_sizes
 
 # Frames of these packages are between a user's call and a warning raised
 # for it (our estimators, sklearn's fit wrappers and searches, joblib, skorch).
@@ -74,36 +73,14 @@ class ValidationMixin:
                     "use loss='mse'."
                 )
 
-    def _resolve_output(self, X):
-        """Set ``output_activation_`` and ``loss_``, resolving ``"auto"`` on X.
-
-        Data in [0, 1] (pixel intensities, min-max scaled features) get a
-        sigmoid output and binary cross-entropy; anything else an identity
-        output and mean squared error. An explicit ``output_activation``
-        is kept, and ``loss="auto"`` pairs ``"sigmoid"`` with BCE only for
-        data in [0, 1].
-        """
-        in_unit = False
-        if "auto" in (self.output_activation, self.loss):
-            with np.errstate(invalid="ignore"):
-                in_unit = bool(X.min() >= 0 and X.max() <= 1)
-        output = self.output_activation
-        if output == "auto":
-            # PCA's starting point is a linear reconstruction.
-            output = "sigmoid" if in_unit and self.init != "pca" else "identity"
-        loss = self.loss
-        if loss == "auto":
-            loss = "bce" if output == "sigmoid" and in_unit else "mse"
-        self.output_activation_, self.loss_ = output, loss
-
     def _check_settings(self, data, early_stopping):
         """Raise ValueError for settings that cannot train on data of this size."""
-        if self.init == "pca":
+        if self.recipe_["init"] == "pca":
             if self._variational:
                 raise ValueError(
                     "init='pca' is for deterministic autoencoders: a variational "
                     "encoder's log-variances and sampled codes have no PCA starting "
-                    "point. Use init='random'."
+                    "point. Use init='random' (or 'auto')."
                 )
             if self.output_activation_ != "identity":
                 raise ValueError(
@@ -115,14 +92,13 @@ class ValidationMixin:
         if self.loss_ == "bce" and self.output_activation_ != "sigmoid":
             raise ValueError(
                 "loss='bce' needs output_activation='sigmoid', got "
-                f"output_activation={self.output_activation!r}."
+                f"output_activation={self.output_activation_!r}."
             )
         if self.noise == "masking" and self.noise_level >= 1:
             raise ValueError(
                 "noise='masking' needs noise_level < 1 (the probability of "
                 f"zeroing an input), got noise_level={self.noise_level}."
             )
-        self._network()
         n_samples = len(data)
         n_train = training_rows(data, early_stopping, self.validation_fraction)
         if n_train < 1:
@@ -136,13 +112,11 @@ class ValidationMixin:
         """Raise ValueError when the built network's batch norm would see one-row batches."""
         if not net._has_batch_norm():
             return
-        if self.network is None:
-            what, fix = "batch_norm=True", "batch_norm=False"
-        elif getattr(self.network, "batch_norm", None) is True:
-            name = type(self.network).__name__
-            what, fix = f"{name}(batch_norm=True)", f"{name}(batch_norm=False)"
+        name = type(self.network_).__name__
+        if getattr(self.network_, "batch_norm", None) is True:
+            what, fix = f"{name}(batch_norm=True)", f"network={name}(batch_norm=False)"
         else:
-            what = f"{type(self.network).__name__}'s batch normalisation"
+            what = f"{name}'s batch normalisation"
             fix = "a network without batch norm"
         n_samples = len(data)
         n_train = training_rows(data, early_stopping, self.validation_fraction)
@@ -160,6 +134,3 @@ class ValidationMixin:
                 f"{what} cannot train on batches of one sample, which "
                 f"batch_size=1 gives; use batch_size >= 2 or {fix}."
             )
-
-    def _hidden_sizes(self):
-        return hidden_sizes(self.hidden_layer_sizes)

@@ -11,6 +11,7 @@ from ._base import fill_doc
 from ._net import VariationalNet
 from ._parallel import torch_threads
 from ._transformer import AutoencoderTransformer
+from .networks import MLPNetwork
 
 
 @fill_doc
@@ -71,6 +72,7 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
     (3, 64)
     """
 
+    _task = "variational"
     _variational = True
     _net_class = VariationalNet
 
@@ -79,28 +81,29 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         "beta": [Interval(Real, 0, None, closed="left")],
     }
 
+    @classmethod
+    def _default_network(cls):
+        """The spec of ``network=None``: two hidden layers of 256 and 128, ReLU, no batch norm."""
+        return MLPNetwork((256, 128), activation="relu", batch_norm=False)
+
     def __init__(
         self,
         n_components=2,
         *,
         network=None,
-        hidden_layer_sizes=(256, 128),
-        activation="relu",
-        output_activation="identity",
-        loss="mse",
-        dropout=0.0,
-        batch_norm=False,
+        output_activation="auto",
+        loss="auto",
         noise=None,
         noise_level=0.1,
         sparsity=0.0,
         contractive=0.0,
-        alpha=0.0,
+        alpha="auto",
         batch_size="auto",
-        learning_rate_init=1e-3,
-        learning_rate="constant",
-        init="random",
-        max_iter=200,
-        early_stopping=False,
+        learning_rate_init="auto",
+        learning_rate="auto",
+        init="auto",
+        max_iter="auto",
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -117,12 +120,8 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         super().__init__(
             n_components,
             network=network,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
             output_activation=output_activation,
             loss=loss,
-            dropout=dropout,
-            batch_norm=batch_norm,
             noise=noise,
             noise_level=noise_level,
             sparsity=sparsity,

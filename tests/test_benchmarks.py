@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from numpy.testing import assert_array_equal
+from sklearn.datasets import load_digits
 
-from benchmarks import _data, _report, budget, compare, outliers, speed
+from benchmarks import _data, _report, budget, compare, history, outliers, speed
 from sk_autoencoder import AutoencoderTransformer
+from sk_autoencoder.networks import ConvNetwork, MLPNetwork
 
 
 @pytest.fixture(scope="module")
@@ -174,25 +177,29 @@ def test_search_space_gives_valid_estimators():
         search.make_estimator(config, 4, 0, (8, 8))._validate_params()
 
 
-def test_named_configurations_spell_out_what_they_were_measured_with():
-    """Check compare.DEFAULTS against the library and the method names against the factories.
+@pytest.mark.parametrize(
+    "measured, call",
+    [
+        ("DEFAULTS", lambda: AutoencoderTransformer(4)),
+        ("RECOMMENDED", lambda: AutoencoderTransformer(4, network=MLPNetwork(preset="quality"))),
+        ("CONV", lambda: AutoencoderTransformer(4, network=ConvNetwork((8, 8)))),
+    ],
+)
+def test_the_public_calls_train_the_configurations_that_were_measured(measured, call):
+    """Check that each benchmark column's one-line call trains its measured configuration.
 
-    DEFAULTS is the benchmarks' record of ``AutoencoderTransformer``'s
-    defaults; the other configurations are written on top of the 0.1
-    defaults, so that a change of defaults cannot change what they train.
+    The configurations of earlier runs (``benchmarks/history.py``) are
+    flat dicts of the 0.2 vocabulary; today's public call must resolve to
+    the same module and the same settings, and train the same bits.
     """
-    params = AutoencoderTransformer().get_params()
-    assert {k: params[k] for k in compare.DEFAULTS} == compare.DEFAULTS
-    for name in (
-        "RECOMMENDED",
-        "PREVIOUS_RECOMMENDED",
-        "PREVIOUS_DEFAULT",
-        "CONV_REFINED",
-        "CONV",
-    ):
-        config = getattr(compare, name)
-        assert set(compare.DEFAULTS_0_1) <= set(config), name
+    X = (load_digits().data[:200] / 16).astype(np.float32)
+    public = call().set_params(max_iter=2, random_state=0).fit(X)
+    flat = history.build(getattr(history, measured), 4, 0, (8, 8), max_iter=2).fit(X)
+    assert public.recipe_ == flat.recipe_
+    assert str(public.net_.module_) == str(flat.net_.module_)
+    assert_array_equal(public.transform(X), flat.transform(X))
     assert compare.METHOD_NAMES == tuple(compare.make_methods())
+    assert set(compare.CALLS) == set(compare.METHOD_NAMES) - {"PCA", "KernelPCA"}
 
 
 @pytest.mark.parametrize("method", ["PCA", *budget.LADDERS])

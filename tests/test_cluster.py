@@ -25,11 +25,12 @@ from sk_autoencoder import (
     VariationalAutoencoderTransformer,
 )
 from sk_autoencoder._parallel import torch_threads
+from sk_autoencoder.networks import MLPNetwork
 
 distributed = pytest.importorskip("distributed", reason="distributed is in the test extra")
 da = pytest.importorskip("dask.array", reason="dask is in the test extra")
 
-SMALL = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0)
+SMALL = dict(network=MLPNetwork((16,)), max_iter=4, random_state=0)
 # float32 sums can round differently with another number of threads, so the
 # searches pin one thread: the serial search then computes exactly what a
 # worker does.

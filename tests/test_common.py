@@ -11,17 +11,14 @@ from sk_autoencoder import (
     AutoencoderTransformer,
     VariationalAutoencoderTransformer,
 )
-from sk_autoencoder.networks import ConvNetwork
+from sk_autoencoder.networks import ConvNetwork, MLPNetwork
 
 ESTIMATORS = [
     AutoencoderTransformer(),
     # deep + tanh + dropout + batch norm + early stopping + weight decay
     AutoencoderTransformer(
         n_components=3,
-        hidden_layer_sizes=(32, 16, 8),
-        activation="tanh",
-        dropout=0.2,
-        batch_norm=True,
+        network=MLPNetwork((32, 16, 8), activation="tanh", dropout=0.2, batch_norm=True),
         early_stopping=True,
         validation_fraction=0.2,
         alpha=1e-4,
@@ -32,8 +29,7 @@ ESTIMATORS = [
     # linear reconstruction cannot start a sigmoid output)
     AutoencoderTransformer(
         n_components=1,
-        hidden_layer_sizes=(),
-        activation="identity",
+        network=MLPNetwork((), activation="identity"),
         output_activation="sigmoid",
         init="random",
         learning_rate_init=1e-2,
@@ -43,14 +39,18 @@ ESTIMATORS = [
     AutoencoderTransformer(
         noise="gaussian", noise_level=0.2, sparsity=1e-3, contractive=1e-2, max_iter=30
     ),
-    AutoencoderTransformer(noise="masking", noise_level=0.3, activation="gelu", max_iter=30),
+    AutoencoderTransformer(noise="masking", noise_level=0.3, max_iter=30),
     VariationalAutoencoderTransformer(),
     VariationalAutoencoderTransformer(
-        n_components=3, hidden_layer_sizes=(16,), beta=0.5, batch_norm=True, max_iter=30
+        n_components=3, network=MLPNetwork((16,), activation="relu"), beta=0.5, max_iter=30
     ),
     AutoencoderOutlierDetector(),
     AutoencoderOutlierDetector(
-        n_components=1, hidden_layer_sizes=(8,), noise="gaussian", early_stopping=True, max_iter=30
+        n_components=1,
+        network=MLPNetwork((8,), activation="relu", batch_norm=False),
+        noise="gaussian",
+        early_stopping=True,
+        max_iter=30,
     ),
     # conv networks over the features as 1-D signals (the checks' data have 2-10 features)
     AutoencoderTransformer(network=ConvNetwork(channels=(4, 8)), alpha=1e-4, max_iter=30),

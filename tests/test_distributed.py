@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from plain import PLAIN
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
@@ -29,13 +28,19 @@ from sk_autoencoder import (
     reconstruction_error,
 )
 from sk_autoencoder._data import BatchIterator, ChunkedArray, Shard, StreamData
+from sk_autoencoder.networks import MLPNetwork
 
 # One thread per rank, 2 ranks: the suite's 2 cores. A short timeout bounds
 # every collective, so a failing test cannot hang CI.
 SETTINGS = dict(n_threads=1, random_state=0, distributed_timeout=60)
 # Equivalence with one process, to float rounding, needs a net without batch
 # norm (whose batch statistics are each rank's own) and every row in training.
-EXACT = dict(SETTINGS, **PLAIN)
+EXACT = dict(
+    SETTINGS,
+    init="random",
+    early_stopping=False,
+    network=MLPNetwork(activation="relu", batch_norm=False),
+)
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +313,7 @@ UNGUARDED = textwrap.dedent(
     import numpy as np
     from torch import nn
     from sk_autoencoder import AutoencoderTransformer
-    from sk_autoencoder.networks import Network
+    from sk_autoencoder.networks import MLPNetwork, Network
 
     class Codec(nn.Module):
         def __init__(self, n_in, n_out):

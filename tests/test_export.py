@@ -24,16 +24,17 @@ from sk_autoencoder import (
     _persistence,
     register_onnx_converters,
 )
+from sk_autoencoder.networks import MLPNetwork
 
 safetensors = pytest.importorskip("safetensors", reason="safetensors is in the test extra")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is in the test extra")
 skl2onnx = pytest.importorskip("skl2onnx", reason="skl2onnx is in the test extra")
 
 VARIANTS = [
-    (AutoencoderTransformer, dict(batch_norm=True, dropout=0.1, alpha=1e-4)),
+    (AutoencoderTransformer, dict(network=MLPNetwork(dropout=0.1), alpha=1e-4)),
     (AutoencoderTransformer, dict(noise="masking", sparsity=0.01, contractive=0.01)),
-    (AutoencoderTransformer, dict(early_stopping=True, activation="gelu")),
-    (VariationalAutoencoderTransformer, dict(beta=0.5, batch_norm=True)),
+    (AutoencoderTransformer, dict(early_stopping=True, network=MLPNetwork(batch_norm=False))),
+    (VariationalAutoencoderTransformer, dict(beta=0.5, network=MLPNetwork((32, 16)))),
     (AutoencoderOutlierDetector, dict(contamination=0.05, output_activation="sigmoid", loss="bce")),
 ]
 
@@ -83,6 +84,14 @@ def no_pickle(monkeypatch):
 # -- save / load ---------------------------------------------------------------------
 
 
+def _params(estimator):
+    """``get_params(deep=False)`` with a network spec compared by its own parameters."""
+    params = estimator.get_params(deep=False)
+    if params["network"] is not None:
+        params["network"] = (type(params["network"]), params["network"].get_params())
+    return params
+
+
 @pytest.mark.parametrize("layout", ["file", "folder"])
 @pytest.mark.parametrize("Estimator, params", VARIANTS)
 def test_save_load_is_bitwise(Estimator, params, layout, data, tmp_path, no_pickle):
@@ -92,8 +101,10 @@ def test_save_load_is_bitwise(Estimator, params, layout, data, tmp_path, no_pick
     path = tmp_path / "model.skae" if layout == "file" else tmp_path / "model/"
     est.save(path)
     loaded = Estimator.load(path)
-    assert loaded.get_params() == est.get_params()
-    for key in ("n_features_in_", "n_components_", "loss_curve_", "n_iter_", "batch_size_"):
+    assert _params(loaded) == _params(est)
+    assert loaded.network_.get_params() == est.network_.get_params()
+    keys = ("n_features_in_", "n_components_", "loss_curve_", "n_iter_", "batch_size_", "recipe_")
+    for key in keys:
         assert getattr(loaded, key) == getattr(est, key)
     _assert_same(_predictions(loaded, X), _predictions(est, X))
 
@@ -153,7 +164,7 @@ def saved(data, tmp_path):
 def test_newer_format_is_refused(saved):
     """Check the message for a file written by a newer format version."""
     _rewrite(saved, lambda m: m.update(format_version=99))
-    msg = "has format version 99, newer than the 2 this sk_autoencoder reads"
+    msg = "has format version 99, newer than the 3 this sk_autoencoder reads"
     with pytest.raises(ValueError, match=re.escape(msg)):
         AutoencoderTransformer.load(saved)
 
@@ -236,9 +247,9 @@ def _session(model):
 @pytest.mark.parametrize(
     "Estimator, params",
     [
-        (AutoencoderTransformer, dict(batch_norm=True, dropout=0.2)),
-        (VariationalAutoencoderTransformer, dict(activation="tanh")),
-        (AutoencoderOutlierDetector, dict(activation="gelu")),
+        (AutoencoderTransformer, dict(network=MLPNetwork(dropout=0.2))),
+        (VariationalAutoencoderTransformer, dict(network=MLPNetwork(activation="tanh"))),
+        (AutoencoderOutlierDetector, dict(network=MLPNetwork(activation="relu"))),
     ],
 )
 def test_onnx_parts_match_the_estimator(Estimator, params, data, tmp_path):

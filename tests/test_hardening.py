@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
-from plain import PLAIN
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
@@ -21,6 +20,7 @@ from sk_autoencoder import (
     VariationalAutoencoderTransformer,
 )
 from sk_autoencoder._net import KeepStartIfBest
+from sk_autoencoder.networks import MLPNetwork
 
 ESTIMATORS = [
     AutoencoderTransformer,
@@ -50,7 +50,7 @@ def float64_default():
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_global_default_dtype_does_not_change_training(Estimator, X):
     """Check that torch.set_default_dtype(float64) leaves fits in float32 and unchanged."""
-    params = dict(max_iter=3, dropout=0.1, random_state=0)
+    params = dict(max_iter=3, network=MLPNetwork((16,), dropout=0.1), random_state=0)
     reference = _codes(Estimator(**params).fit(X), X)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
@@ -69,26 +69,26 @@ def test_global_default_dtype_does_not_change_training(Estimator, X):
         (
             dict(batch_size=1, early_stopping=False),
             10,
-            "batch_norm=True cannot train on batches of one sample, which batch_size=1 "
-            "gives; use batch_size >= 2 or batch_norm=False.",
+            "MLPNetwork(batch_norm=True) cannot train on batches of one sample, which "
+            "batch_size=1 gives; use batch_size >= 2 or network=MLPNetwork(batch_norm=False).",
         ),
         (
             dict(early_stopping=True, validation_fraction=0.5),
             3,
-            "batch_norm=True needs at least 2 samples to train; early_stopping holds out "
-            "validation_fraction=0.5 of n_samples=3, leaving 1 for training.",
+            "MLPNetwork(batch_norm=True) needs at least 2 samples to train; early_stopping "
+            "holds out validation_fraction=0.5 of n_samples=3, leaving 1 for training.",
         ),
         (
             dict(early_stopping=False),
             1,
-            "batch_norm=True needs at least 2 samples to train; got n_samples=1.",
+            "MLPNetwork(batch_norm=True) needs at least 2 samples to train; got n_samples=1.",
         ),
     ],
 )
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_batch_norm_refuses_one_row_batches(Estimator, X, params, n_samples, message):
     """Check that every path to a one-row training batch is refused by name."""
-    est = Estimator(batch_norm=True, max_iter=1, **params)
+    est = Estimator(network=MLPNetwork(batch_norm=True), max_iter=1, **params)
     with pytest.raises(ValueError, match=re.escape(message)):
         est.fit(X[:n_samples])
 
@@ -105,7 +105,7 @@ def test_early_stopping_needs_a_training_row():
 
 def test_batch_norm_with_trailing_single_row_trains(X):
     """Check that a trailing one-row batch is skipped rather than refused."""
-    ae = AutoencoderTransformer(batch_norm=True, batch_size=4, max_iter=2, random_state=0)
+    ae = AutoencoderTransformer(batch_size=4, max_iter=2, random_state=0)
     ae.fit(X[:9])  # batches of 4, 4 and a dropped 1
     assert ae.n_iter_ == 2 and np.isfinite(ae.loss_curve_).all()
 
@@ -140,7 +140,13 @@ def test_unfitted_feature_names_raise(Estimator):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_failed_refit_leaves_the_previous_model(Estimator, X):
     """Check that a refit that diverges restores the estimator as it was."""
-    est = Estimator(max_iter=2, random_state=0, **PLAIN).fit(X)
+    est = Estimator(
+        max_iter=2,
+        random_state=0,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
+    ).fit(X)
     before = _codes(est, X)
     attributes = {k: v for k, v in vars(est).items() if k.endswith("_")}
     wide = np.hstack([X, X]) * 1e6
@@ -155,7 +161,14 @@ def test_failed_refit_leaves_the_previous_model(Estimator, X):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_failed_first_fit_leaves_an_unfitted_estimator(Estimator, X):
     """Check that a first fit that fails leaves nothing fitted behind."""
-    est = Estimator(learning_rate_init=1e4, max_iter=30, random_state=0, **PLAIN)
+    est = Estimator(
+        learning_rate_init=1e4,
+        max_iter=30,
+        random_state=0,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
+    )
     before = dict(vars(est))
     with pytest.raises(ValueError, match="Training diverged"):
         est.fit(X * 1e6)
@@ -171,7 +184,12 @@ def test_interrupt_keeps_weights_and_consistent_attributes(X, interrupt_at, earl
     # of 50: 5 batches per epoch; interrupt in the 2nd batch of epoch 4.
     interrupt_at(3 * 5 + 2)
     ae = AutoencoderTransformer(
-        max_iter=10, batch_size=50, random_state=0, **{**PLAIN, "early_stopping": early_stopping}
+        max_iter=10,
+        batch_size=50,
+        random_state=0,
+        init="random",
+        early_stopping=early_stopping,
+        network=MLPNetwork(activation="relu", batch_norm=False),
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -191,7 +209,14 @@ def test_interrupt_keeps_weights_and_consistent_attributes(X, interrupt_at, earl
 def test_interrupt_in_first_epoch_raises_and_leaves_estimator_unfitted(X, interrupt_at):
     """Check that an interrupt before any complete epoch propagates, fitting nothing."""
     interrupt_at(2)
-    ae = AutoencoderTransformer(max_iter=10, batch_size=50, random_state=0, **PLAIN)
+    ae = AutoencoderTransformer(
+        max_iter=10,
+        batch_size=50,
+        random_state=0,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
+    )
     with pytest.raises(KeyboardInterrupt):
         ae.fit(X)
     with pytest.raises(NotFittedError):
@@ -203,10 +228,11 @@ def test_divergence_in_the_last_update_is_caught(X):
     ae = AutoencoderTransformer(
         learning_rate_init=1e38,
         max_iter=1,
-        hidden_layer_sizes=(512,),
-        batch_size="auto",
+        batch_size=256,
         random_state=0,
-        **PLAIN,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork((512,), activation="relu", batch_norm=False),
     )
     msg = "Training diverged: the weights became non-finite at epoch 1."
     with pytest.raises(ValueError, match=re.escape(msg)):
@@ -232,7 +258,7 @@ def test_finite_weights_that_overflow_the_output_fail_the_fit(
     CPU's kernels (1e6 overflows (256, 128) on some CPUs and not others).
     """
     ae = AutoencoderTransformer(
-        hidden_layer_sizes=hidden_layer_sizes,
+        network=MLPNetwork(hidden_layer_sizes),
         learning_rate_init=learning_rate_init,
         max_iter=1,
         batch_size=len(X),
@@ -258,7 +284,7 @@ def test_a_validation_loss_that_overflows_fails_the_fit(X, learning_rate_init):
     a fit used to return the restored PCA start as if training had worked.
     """
     ae = AutoencoderTransformer(
-        hidden_layer_sizes=(256, 128),
+        network=MLPNetwork((256, 128)),
         learning_rate_init=learning_rate_init,
         max_iter=1,
         batch_size=len(X),
@@ -308,15 +334,18 @@ def test_inference_never_returns_non_finite_values_silently(X):
 
 
 def _seeded_fit(seed, X):
-    params = dict(max_iter=3, dropout=0.2, noise="masking", noise_level=0.2)
+    params = dict(max_iter=3, network=MLPNetwork(dropout=0.2), noise="masking", noise_level=0.2)
     return AutoencoderTransformer(random_state=seed, **params).fit(X).transform(X)
 
 
 @pytest.mark.parametrize(
     "Estimator, params",
     [
-        (AutoencoderTransformer, dict(dropout=0.2, noise="gaussian", contractive=0.1)),
-        (VariationalAutoencoderTransformer, dict(dropout=0.2)),
+        (
+            AutoencoderTransformer,
+            dict(network=MLPNetwork(dropout=0.2), noise="gaussian", contractive=0.1),
+        ),
+        (VariationalAutoencoderTransformer, dict(network=MLPNetwork(dropout=0.2))),
     ],
 )
 def test_concurrent_seeded_fits_reproduce_serial_fits(Estimator, params, X):

@@ -34,40 +34,60 @@ def X():
 
 
 def _conv(**params):
-    return ConvNetwork((8, 8), channels=(4, 8), **params)
+    return ConvNetwork((8, 8), channels=(4, 8), **{"convs_per_stage": 1, **params})
 
 
 @pytest.mark.parametrize(
     "cls, mlp",
     [
+        (AutoencoderTransformer, dict()),
         (
-            AutoencoderTransformer,
-            dict(hidden_layer_sizes=(256,), activation="gelu", batch_norm=True),
+            VariationalAutoencoderTransformer,
+            dict(hidden_layer_sizes=(256, 128), **{"activation": "relu", "batch_norm": False}),
         ),
-        (VariationalAutoencoderTransformer, dict(hidden_layer_sizes=(256, 128))),
-        (AutoencoderOutlierDetector, dict(hidden_layer_sizes=(256, 128))),
+        (
+            AutoencoderOutlierDetector,
+            dict(hidden_layer_sizes=(256, 128), **{"activation": "relu", "batch_norm": False}),
+        ),
     ],
 )
-def test_mlp_network_is_the_default_network(X, cls, mlp):
-    """Check that network=MLPNetwork(...) trains exactly what network=None trains."""
+def test_network_none_is_the_documented_default_spec(X, cls, mlp):
+    """Check that network=None trains exactly the default spec, kept as network_."""
     default = cls(4, **SMALL).fit(X)
     spec = cls(4, network=MLPNetwork(**mlp), **SMALL).fit(X)
+    assert default.network is None
+    assert default.network_.get_params() == MLPNetwork(**mlp).get_params()
     assert_array_equal(default.score_samples(X), spec.score_samples(X))
     assert default.net_.module_.state_dict().keys() == spec.net_.module_.state_dict().keys()
 
 
-def test_network_and_mlp_parameters_conflict(X):
-    """Check that a network plus a non-default MLP parameter is a ValueError naming both."""
-    ae = AutoencoderTransformer(4, network=_conv(), hidden_layer_sizes=(64,), dropout=0.1)
+@pytest.mark.parametrize(
+    "cls, given, written",
+    [
+        (
+            AutoencoderTransformer,
+            dict(hidden_layer_sizes=(64,), dropout=0.1),
+            "MLPNetwork(hidden_layer_sizes=(64,), dropout=0.1)",
+        ),
+        (
+            AutoencoderOutlierDetector,
+            dict(activation="tanh"),
+            "MLPNetwork(hidden_layer_sizes=(256, 128), activation='tanh', batch_norm=False)",
+        ),
+    ],
+)
+def test_mlp_parameters_say_what_to_write_instead(cls, given, written):
+    """Check that an MLP parameter passed to an estimator is a TypeError naming the new call."""
+    passed = ", ".join(f"{k}={v!r}" for k, v in given.items())
     msg = (
-        "describes the whole architecture, so hidden_layer_sizes=(64,), dropout=0.1 would "
-        "be ignored. Set it on the network instead (e.g. MLPNetwork(hidden_layer_sizes=...)), "
-        "or leave hidden_layer_sizes, activation, dropout, batch_norm at their defaults."
+        f"{cls.__name__}({passed}): the architecture is set by `network` alone since 0.3. "
+        f"Write {cls.__name__}(network={written}) instead "
+        "(from sk_autoencoder.networks import MLPNetwork)."
     )
-    with pytest.raises(ValueError, match=re.escape(msg)):
-        ae.fit(X)
-    # the same values as the defaults, spelled differently, are not a conflict
-    AutoencoderTransformer(4, network=_conv(), hidden_layer_sizes=[256], **SMALL).fit(X)
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        cls(4, **given)
+    with pytest.raises(ValueError, match="Invalid parameter 'hidden_layer_sizes'"):
+        cls(4).set_params(hidden_layer_sizes=(64,))
 
 
 def test_network_must_be_a_spec(X):
@@ -337,7 +357,7 @@ def _tamper(path, change):
             "",
         ),
         (
-            lambda m: m["params"]["network"]["params"].update(channels=[4, 16]),
+            lambda m: m["fitted"]["network_"]["params"].update(channels=[4, 16]),
             ValueError,
             "the saved weights do not fit the network its parameters describe",
         ),
@@ -376,7 +396,10 @@ def test_files_of_format_1_still_load(request):
     data = request.path.parent / "data"
     expected = np.load(data / "format1_expected.npz")
     ae = AutoencoderTransformer.load(data / "format1_transformer.skae")
-    assert ae.network is None and ae.output_activation_ == "sigmoid"
+    # The estimator's MLP parameters of format 1 become the network they described.
+    mlp = MLPNetwork((16,), activation="relu", dropout=0.0, batch_norm=True)
+    assert ae.network.get_params() == ae.network_.get_params() == mlp.get_params()
+    assert ae.output_activation_ == "sigmoid" and ae.recipe_["init"] == "random"
     # The expected outputs were computed on another CPU: float32 matmuls are
     # bitwise reproducible on one CPU, not across SIMD kernels (AVX2 vs
     # AVX-512 sum in different orders), so the match is to float32 rounding.
@@ -387,6 +410,41 @@ def test_files_of_format_1_still_load(request):
     assert_allclose(vae.transform(expected["X"]), expected["vae"], **tol)
     ae.partial_fit(expected["X"])  # Adam's saved state fits the weight-decay groups
     assert ae.n_iter_ == 4
+
+
+def test_files_of_format_2_still_load(request):
+    """Check that models saved with the MLP's parameters on the estimator load as saved.
+
+    The files were written by the release before the architecture moved to
+    ``network`` alone: a transformer with that release's defaults (an MLP
+    described by the estimator's own parameters) and a detector with a
+    ConvNetwork of that release's defaults.
+    """
+    data = request.path.parent / "data"
+    expected = np.load(data / "format2_expected.npz")
+    ae = AutoencoderTransformer.load(data / "format2_transformer.skae")
+    mlp = MLPNetwork((256,), activation="gelu", dropout=0.0, batch_norm=True)
+    assert ae.network.get_params() == ae.network_.get_params() == mlp.get_params()
+    assert ae.recipe_ == {
+        "init": "pca",
+        "max_iter": 2,
+        "learning_rate": "cosine",
+        "learning_rate_init": 7.5e-3,
+        "batch_size": 64,
+        "alpha": 1e-5,
+        "early_stopping": True,
+        "output_activation": "identity",
+        "loss": "mse",
+    }
+    tol = {"rtol": 1e-5, "atol": 1e-6}
+    assert_allclose(ae.transform(expected["X"]), expected["transformer"], **tol)
+    assert_allclose(ae.inverse_transform(expected["transformer"]), expected["recon"], **tol)
+    det = AutoencoderOutlierDetector.load(data / "format2_conv_detector.skae")
+    conv = ConvNetwork((8, 8), channels=(4,), convs_per_stage=1, batch_norm=False)
+    assert det.network_.get_params() == conv.get_params()
+    assert_allclose(det.score_samples(expected["X"]), expected["detector"], **tol)
+    ae.fit(expected["X"])  # the loaded parameters train as they did: the same recipe
+    assert ae.n_iter_ <= 2 and ae.recipe_["learning_rate_init"] == 7.5e-3
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import roc_auc_score
 
 from sk_autoencoder import AutoencoderOutlierDetector
+from sk_autoencoder.networks import MLPNetwork
 
 
 def _planted(n_inliers, n_outliers, seed):
@@ -22,7 +23,11 @@ def _planted(n_inliers, n_outliers, seed):
 def fitted():
     X, is_outlier = _planted(570, 30, seed=0)
     det = AutoencoderOutlierDetector(
-        3, hidden_layer_sizes=(32,), contamination=0.05, max_iter=150, random_state=0
+        3,
+        network=MLPNetwork((32,), activation="relu", batch_norm=False),
+        contamination=0.05,
+        max_iter=150,
+        random_state=0,
     )
     return det.fit(X), X, is_outlier
 

@@ -22,6 +22,7 @@ from sk_autoencoder import (
     AutoencoderTransformer,
     VariationalAutoencoderTransformer,
 )
+from sk_autoencoder.networks import MLPNetwork
 
 settings.register_profile(
     "suite",
@@ -34,7 +35,7 @@ settings.register_profile(
     "explore", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 SETTINGS = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
-SMALL = dict(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+SMALL = dict(network=MLPNetwork((5,)), max_iter=2, random_state=0)
 
 
 @st.composite
@@ -83,7 +84,7 @@ def test_float64_subset_and_batch_invariance(X, data):
 )
 def test_int_seed_is_bitwise_reproducible(X, seed, Estimator):
     """Check that two fits with one int seed agree bit for bit."""
-    params = {**SMALL, "random_state": seed, "dropout": 0.1}
+    params = {**SMALL, "random_state": seed, "network": MLPNetwork((5,), dropout=0.1)}
     a = Estimator(**params).fit(X).score_samples(X)
     b = Estimator(**params).fit(X).score_samples(X)
     assert_array_equal(a, b)
@@ -138,7 +139,7 @@ def test_two_rows_are_too_few_for_the_defaults():
     """
     X = np.arange(12.0).reshape(2, 6)
     msg = (
-        "batch_norm=True needs at least 2 samples to train; early_stopping holds out "
+        "MLPNetwork(batch_norm=True) needs at least 2 samples to train; early_stopping holds out "
         "validation_fraction=0.1 of n_samples=2, leaving 1 for training."
     )
     with pytest.raises(ValueError, match=re.escape(msg)):

@@ -18,6 +18,7 @@ from sk_autoencoder import (
     VariationalAutoencoderTransformer,
 )
 from sk_autoencoder._data import import_optional
+from sk_autoencoder.networks import MLPNetwork
 
 da = pytest.importorskip("dask.array", reason="dask is in the test extra")
 zarr = pytest.importorskip("zarr", reason="zarr is in the test extra")
@@ -28,7 +29,7 @@ ESTIMATORS = [
     VariationalAutoencoderTransformer,
     AutoencoderOutlierDetector,
 ]
-SMALL = dict(hidden_layer_sizes=(32,), random_state=0)
+SMALL = dict(network=MLPNetwork((32,)), random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def test_partial_fit_continues_module_and_optimizer(Estimator, X):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_partial_fit_sequence_is_reproducible_across_pickling(Estimator, X):
     """Check bitwise reproducibility of a seeded sequence, with a pickle in between."""
-    params = dict(dropout=0.1, **SMALL)
+    params = dict(SMALL, network=MLPNetwork((32,), dropout=0.1))
     a = Estimator(**params)
     b = Estimator(**params)
     for chunk in np.array_split(X, 3):
@@ -155,8 +156,8 @@ def test_detector_threshold_follows_the_last_chunk(X):
 
 def test_batch_norm_refuses_a_one_row_chunk(X):
     """Check that batch norm cannot be given a one-row partial_fit chunk."""
-    ae = AutoencoderTransformer(batch_norm=True, **SMALL).partial_fit(X[:50])
-    msg = "batch_norm=True needs at least 2 samples to train; got n_samples=1."
+    ae = AutoencoderTransformer(**SMALL).partial_fit(X[:50])
+    msg = "MLPNetwork(batch_norm=True) needs at least 2 samples to train; got n_samples=1."
     with pytest.raises(ValueError, match=re.escape(msg)):
         ae.partial_fit(X[:1])
 

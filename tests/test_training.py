@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from plain import PLAIN
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_autoencoder import (
@@ -15,6 +14,7 @@ from sk_autoencoder import (
     AutoencoderTransformer,
     VariationalAutoencoderTransformer,
 )
+from sk_autoencoder.networks import MLPNetwork
 
 rng = np.random.RandomState(0)
 X_UNIT = rng.rand(120, 6).astype(np.float32)  # in [0, 1]
@@ -52,12 +52,13 @@ def test_stopping_rule_is_relative_to_the_loss():
     est = fit_quietly(
         AutoencoderTransformer(
             2,
-            hidden_layer_sizes=(512,),
             learning_rate_init=2.5e-3,
-            batch_size="auto",
+            batch_size=256,
             max_iter=300,
             random_state=0,
-            **PLAIN,
+            init="random",
+            early_stopping=False,
+            network=MLPNetwork((512,), activation="relu", batch_norm=False),
         ),
         X_REAL * 1e-3,
     )
@@ -115,7 +116,9 @@ def test_onecycle_schedule_warms_up_then_anneals_per_batch():
         max_iter=5,
         batch_size=24,
         random_state=0,
-        **PLAIN,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
     ).fit(X_REAL)
     rates = [b["event_lr"] for epoch in est.net_.history[:, "batches"] for b in epoch]
     assert len(rates) == 5 * 5  # 120 rows in batches of 24, five epochs
@@ -179,7 +182,9 @@ def test_adaptive_schedule_divides_by_five_on_a_plateau():
             n_iter_no_change=6,
             max_iter=80,
             random_state=0,
-            **PLAIN,
+            init="random",
+            early_stopping=False,
+            network=MLPNetwork(activation="relu", batch_norm=False),
         ),
         X_REAL,
     )
@@ -213,8 +218,12 @@ def test_partial_fit_after_an_annealed_fit_trains_at_the_initial_rate():
     assert est.net_.optimizer_.param_groups[0]["lr"] == 0.0
     before = est.transform(X_REAL)
     est.partial_fit(X_REAL)
-    assert est.net_.optimizer_.param_groups[0]["lr"] == est.learning_rate_init
+    assert est.net_.optimizer_.param_groups[0]["lr"] == est.recipe_["learning_rate_init"] == 7.5e-3
     assert np.abs(est.transform(X_REAL) - before).max() > 1e-4
+
+
+# A recipe whose output is "auto" (a random start): the data's range decides.
+QUALITY_MLP = MLPNetwork((16,), preset="quality")
 
 
 @pytest.mark.parametrize(
@@ -236,7 +245,7 @@ def test_auto_output_and_loss_resolve_on_the_data(X, output_activation, loss, ex
         loss=loss,
         max_iter=2,
         random_state=0,
-        init="random",
+        network=QUALITY_MLP,
     )
     fit_quietly(est, X)
     assert (est.output_activation_, est.loss_) == expected
@@ -250,20 +259,30 @@ def test_auto_output_and_loss_resolve_on_the_data(X, output_activation, loss, ex
 
 
 @pytest.mark.parametrize(
-    "cls", [AutoencoderTransformer, VariationalAutoencoderTransformer, AutoencoderOutlierDetector]
+    "cls, auto",
+    [
+        (AutoencoderTransformer, ("identity", "mse")),
+        (VariationalAutoencoderTransformer, ("identity", "mse")),
+        (AutoencoderOutlierDetector, ("identity", "mse")),
+    ],
 )
-def test_auto_is_available_to_every_estimator(cls):
-    est = fit_quietly(
-        cls(output_activation="auto", loss="auto", max_iter=2, random_state=0, init="random"),
-        X_UNIT,
-    )
+def test_auto_output_is_the_recipe_and_a_sigmoid_gets_bce_for_every_estimator(cls, auto):
+    """Check "auto" output and loss on [0, 1] data from a random start, for every estimator.
+
+    The default recipes keep an identity output and MSE; a sigmoid output
+    asked for by name pairs with cross-entropy under loss="auto" (and, on
+    the transformer, makes its PCA start a random one).
+    """
+    est = fit_quietly(cls(max_iter=2, random_state=0, init="random"), X_UNIT)
+    assert (est.output_activation_, est.loss_) == auto
+    est = fit_quietly(cls(output_activation="sigmoid", max_iter=2, random_state=0), X_UNIT)
     assert (est.output_activation_, est.loss_) == ("sigmoid", "bce")
     assert np.isfinite(est.score_samples(X_UNIT)).all()
 
 
 def test_auto_choice_is_kept_by_partial_fit_and_named_in_errors():
     est = AutoencoderTransformer(
-        2, output_activation="auto", loss="auto", random_state=0, init="random"
+        2, output_activation="auto", loss="auto", random_state=0, network=QUALITY_MLP
     )
     est.partial_fit(X_UNIT)
     weights = [p.detach().clone() for p in est.net_.module_.parameters()]
@@ -291,7 +310,7 @@ def test_auto_on_out_of_core_data_looks_at_the_first_chunk(tmp_path):
         chunk_size=50,
         max_iter=2,
         random_state=0,
-        init="random",
+        network=QUALITY_MLP,
     )
     with pytest.raises(ValueError, match=r"chosen by loss='auto'.*rows 100 to 119"):
         est.fit(np.load(path, mmap_mode="r"))
@@ -304,7 +323,12 @@ def test_auto_on_out_of_core_data_looks_at_the_first_chunk(tmp_path):
 def test_auto_choice_survives_save_and_load(tmp_path):
     est = fit_quietly(
         AutoencoderTransformer(
-            2, output_activation="auto", loss="auto", max_iter=3, random_state=0, init="random"
+            2,
+            output_activation="auto",
+            loss="auto",
+            max_iter=3,
+            random_state=0,
+            network=QUALITY_MLP,
         ),
         X_UNIT,
     )
@@ -329,9 +353,11 @@ def test_onecycle_trains_with_few_steps(max_iter):
         max_iter=max_iter,
         batch_size=len(X_REAL),
         random_state=0,
-        **PLAIN,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
     ).fit(X_REAL)
-    lr = est.learning_rate_init
+    lr = est.recipe_["learning_rate_init"]
     if max_iter < 3:
         assert est.net_.optimizer_.param_groups[0]["lr"] == lr
         return

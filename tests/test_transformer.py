@@ -13,7 +13,6 @@ import pytest
 import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from plain import PLAIN
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -29,6 +28,7 @@ from sk_autoencoder import (
     VariationalAutoencoderTransformer,
     _net,
 )
+from sk_autoencoder.networks import MLPNetwork
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_encoder_and_decoder_are_reusable_torch_modules(fitted, digits):
 def test_same_seed_is_bitwise_reproducible(digits):
     """Check that two fits with the same random_state give identical codes."""
     X = digits[0][:300]
-    params = dict(n_components=3, max_iter=5, dropout=0.1, random_state=42)
+    params = dict(n_components=3, max_iter=5, network=MLPNetwork(dropout=0.1), random_state=42)
     Z1 = AutoencoderTransformer(**params).fit_transform(X)
     Z2 = AutoencoderTransformer(**params).fit_transform(X)
     Z3 = AutoencoderTransformer(**{**params, "random_state": 43}).fit_transform(X)
@@ -127,7 +127,9 @@ def test_fit_leaves_global_torch_rng_untouched(digits):
     """Check that fitting does not consume or reseed torch's global generator."""
     torch.manual_seed(123)
     before = torch.get_rng_state()
-    AutoencoderTransformer(max_iter=2, dropout=0.2, random_state=0).fit(digits[0][:100])
+    AutoencoderTransformer(max_iter=2, network=MLPNetwork(dropout=0.2), random_state=0).fit(
+        digits[0][:100]
+    )
     assert torch.equal(before, torch.get_rng_state())
     AutoencoderTransformer(max_iter=2).fit(digits[0][:100])
     assert torch.equal(before, torch.get_rng_state())
@@ -218,21 +220,26 @@ def test_bad_hidden_layer_sizes(sizes, digits):
     """Check that non-positive or non-integer widths are refused by name."""
     msg = f"hidden_layer_sizes must contain positive integers, got {sizes!r}."
     with pytest.raises(ValueError, match=re.escape(msg)):
-        AutoencoderTransformer(hidden_layer_sizes=sizes, max_iter=1).fit(digits[0][:20])
+        AutoencoderTransformer(network=MLPNetwork(sizes), max_iter=1).fit(digits[0][:20])
 
 
 def test_batch_norm_needs_two_samples():
     """Check that batch norm on a single sample is refused with its reason."""
-    with pytest.raises(ValueError, match="batch_norm=True needs at least 2 samples"):
-        AutoencoderTransformer(batch_norm=True, early_stopping=False, max_iter=1).fit(
-            np.ones((1, 3))
-        )
+    with pytest.raises(ValueError, match=re.escape("MLPNetwork(batch_norm=True) needs at least")):
+        AutoencoderTransformer(early_stopping=False, max_iter=1).fit(np.ones((1, 3)))
 
 
 def test_divergence_raises_instead_of_returning_nan(digits):
     """Check that a learning rate that blows up training is reported."""
     X = digits[0][:200] * 1e6
-    ae = AutoencoderTransformer(learning_rate_init=1e4, max_iter=50, random_state=0, **PLAIN)
+    ae = AutoencoderTransformer(
+        learning_rate_init=1e4,
+        max_iter=50,
+        random_state=0,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
+    )
     msg = "Training diverged: the training loss became"
     with pytest.raises(ValueError, match=msg) as excinfo:
         ae.fit(X)
@@ -289,7 +296,7 @@ def test_transform_runs_in_bounded_batches(fitted, digits, monkeypatch, dtype):
     try:
         # The widest layer has 256 units (the default), so this allows 100
         # rows per chunk.
-        assert fitted.hidden_layer_sizes == (256,)
+        assert fitted.network_.hidden_sizes() == (256,)
         monkeypatch.setattr(_net, "_INFERENCE_ELEMENTS", 256 * 100)
         chunked = fitted.transform(X)
     finally:
@@ -316,8 +323,7 @@ def test_identity_autoencoder_matches_pca():
     pca_error = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
     ae = AutoencoderTransformer(
         n_components=3,
-        hidden_layer_sizes=(),
-        activation="identity",
+        network=MLPNetwork((), activation="identity"),
         learning_rate_init=1e-2,
         max_iter=300,
         tol=0,
@@ -405,11 +411,22 @@ def test_training_loss_stopping_and_convergence_warning(digits):
     X = digits[0][:300]
     with pytest.warns(ConvergenceWarning, match="stopped at max_iter=3 epochs"):
         ae = AutoencoderTransformer(
-            max_iter=3, learning_rate="constant", random_state=0, **PLAIN
+            max_iter=3,
+            learning_rate="constant",
+            random_state=0,
+            init="random",
+            early_stopping=False,
+            network=MLPNetwork(activation="relu", batch_norm=False),
         ).fit(X)
     assert ae.n_iter_ == 3 and ae.validation_scores_ is None
     ae = AutoencoderTransformer(
-        max_iter=500, tol=1e-2, n_iter_no_change=2, random_state=0, **PLAIN
+        max_iter=500,
+        tol=1e-2,
+        n_iter_no_change=2,
+        random_state=0,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
     ).fit(X)
     assert ae.n_iter_ < 500
     assert ae.best_loss_ == min(ae.loss_curve_)
@@ -419,7 +436,14 @@ def test_training_loss_stopping_and_convergence_warning(digits):
 def test_warm_start_continues_training(digits):
     """Check that warm_start resumes from the fitted weights."""
     X = digits[0][:300]
-    ae = AutoencoderTransformer(max_iter=5, warm_start=True, random_state=0, **PLAIN).fit(X)
+    ae = AutoencoderTransformer(
+        max_iter=5,
+        warm_start=True,
+        random_state=0,
+        init="random",
+        early_stopping=False,
+        network=MLPNetwork(activation="relu", batch_norm=False),
+    ).fit(X)
     first_curve = list(ae.loss_curve_)
     ae.fit(X)
     assert ae.n_iter_ == 10

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
-from plain import PLAIN
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from sk_autoencoder import AutoencoderTransformer
 from sk_autoencoder._net import jacobian_sq_norm
+from sk_autoencoder.networks import MLPNetwork
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,15 @@ def test_sparse_codes_have_more_near_zero_units(digits_split):
     X_train, X_test = digits_split
     fractions = {}
     for sparsity in (0.0, 0.05):
-        ae = AutoencoderTransformer(16, sparsity=sparsity, max_iter=60, random_state=0, **PLAIN)
+        ae = AutoencoderTransformer(
+            16,
+            sparsity=sparsity,
+            max_iter=60,
+            random_state=0,
+            init="random",
+            early_stopping=False,
+            network=MLPNetwork(activation="relu", batch_norm=False),
+        )
         Z = ae.fit(X_train).transform(X_test)
         fractions[sparsity] = float(np.mean(np.abs(Z) < 0.05))
     assert fractions[0.05] > fractions[0.0] + 0.3
@@ -98,7 +106,13 @@ def test_penalties_enter_the_training_loss_only(digits_split):
     """Check that penalties raise the training loss but not the validation loss."""
     X_train, _ = digits_split
     ae = AutoencoderTransformer(
-        8, sparsity=1.0, max_iter=3, random_state=0, **{**PLAIN, "early_stopping": True}
+        8,
+        sparsity=1.0,
+        max_iter=3,
+        random_state=0,
+        init="random",
+        early_stopping=True,
+        network=MLPNetwork(activation="relu", batch_norm=False),
     ).fit(X_train)
     net = ae.net_
     _, valid = net.get_split_datasets(X_train)

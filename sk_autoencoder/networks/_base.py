@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from .._modules import ACTIVATIONS, GaussianEncoderAutoencoder, PCAResidualAutoencoder
+from ._recipe import default_recipe
 
 # Picklers that carry a class defined in ``__main__`` by value (or re-import
 # the main script in the child process), so an object of such a class still
@@ -133,6 +134,45 @@ class Network(BaseEstimator):
         stats = _call_build(self, n_features, 2 * n_components, generator)
         codes = _call_build(self, n_features, n_components, generator)
         return GaussianEncoderAutoencoder(stats.encoder, codes.decoder, n_components)
+
+    def recipe(self, n_samples, n_features, n_components, *, task="transformer"):
+        """Return the training settings this network needs, for data of this size.
+
+        The estimators call it at ``fit``: every training setting left at
+        ``"auto"`` (``init``, ``max_iter``, ``learning_rate``,
+        ``learning_rate_init``, ``batch_size``, ``alpha``,
+        ``early_stopping``, ``output_activation``, ``loss``) takes the value
+        given here, and the estimator records what it resolved in
+        ``recipe_``. A value the user sets always wins. This default returns
+        the estimators' generic recipe: for the transformer, a PCA start
+        kept unless a validation epoch beats it, and 25 epochs of a cosine
+        schedule from 7.5e-3 in batches of 64; for the variational
+        transformer and the outlier detector, 200 epochs at a constant 1e-3
+        from a random start. Override it to ship a recipe with a spec; a
+        returned dict may leave settings out, which then keep these values.
+
+        Parameters
+        ----------
+        n_samples : int
+            Rows the fit trains on (validation rows included).
+        n_features : int
+            Width of the rows.
+        n_components : int
+            Width of the code.
+        task : {"transformer", "variational", "outlier"}, default="transformer"
+            Which estimator asks: :class:`~sk_autoencoder.AutoencoderTransformer`,
+            :class:`~sk_autoencoder.VariationalAutoencoderTransformer` or
+            :class:`~sk_autoencoder.AutoencoderOutlierDetector`.
+
+        Returns
+        -------
+        recipe : dict
+            Setting name to value, each a value the estimator's parameter of
+            that name accepts; ``"auto"`` for ``output_activation`` or
+            ``loss`` means the choice from the data's range (a sigmoid and
+            cross-entropy for data in [0, 1] unless the start is PCA).
+        """
+        return default_recipe(task)
 
     def __reduce_ex__(self, protocol):
         where = _unimportable(type(self))

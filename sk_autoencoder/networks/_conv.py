@@ -9,13 +9,17 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._fixed_order import BatchNorm1d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .._modules import ACTIVATIONS, EncoderDecoder, GaussianEncoderAutoencoder, make_mlp
 from ._base import Network
 from ._mlp import hidden_sizes
+from ._recipe import CONV, CONV_SMALL_CODE, default_recipe
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
-_TRANSPOSED = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
-_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+# Convolutions whose training step does not depend on the thread count.
+_CONV = {1: Conv1d, 2: Conv2d}
+_TRANSPOSED = {1: ConvTranspose1d, 2: ConvTranspose2d}
+# torch's 2-D batch norm reduces each channel in one thread already.
+_NORM = {1: BatchNorm1d, 2: nn.BatchNorm2d}
 
 
 def conv(cls, in_channels, out_channels, kernel_size, stride, padding, generator=None, **kwargs):
@@ -183,10 +187,10 @@ class ConvNetwork(Network):
         row as a one-channel 1-D signal of ``n_features`` samples. The
         product must equal the number of features, else ``fit`` raises a
         ValueError naming both.
-    channels : tuple of int, default=(32, 64)
+    channels : tuple of int, default=(24, 48)
         Channels of each stage, input side first; each stage divides the
         spatial size by about ``stride``.
-    convs_per_stage : int, default=1
+    convs_per_stage : int, default=2
         Convolutions per stage: one strided, the others stride 1 (more
         depth at the same resolution). The decoder mirrors them.
     kernel_size : int, default=3
@@ -196,7 +200,7 @@ class ConvNetwork(Network):
     activation : {"relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", \
 "identity"}, default="relu"
         Activation after every hidden layer, convolutional or dense.
-    batch_norm : bool, default=False
+    batch_norm : bool, default=True
         Batch normalisation before every hidden activation.
     hidden_layer_sizes : int or tuple of int, default=()
         Dense layers between the flattened feature maps and the code (and,
@@ -236,12 +240,12 @@ class ConvNetwork(Network):
     def __init__(
         self,
         image_shape=None,
-        channels=(32, 64),
-        convs_per_stage=1,
+        channels=(24, 48),
+        convs_per_stage=2,
         kernel_size=3,
         stride=2,
         activation="relu",
-        batch_norm=False,
+        batch_norm=True,
         hidden_layer_sizes=(),
     ):
         self.image_shape = image_shape
@@ -291,6 +295,39 @@ class ConvNetwork(Network):
                 f"image, but X has {n_features} features."
             )
         return shape if len(shape) == 3 else (1, *shape)
+
+    def recipe(self, n_samples, n_features, n_components, *, task="transformer"):
+        """Return the convolutional network's training settings (see :meth:`Network.recipe`).
+
+        For the transformer: 24 epochs of a cosine schedule from 8e-3 in
+        batches of 64 from a random start, with a sigmoid output and
+        cross-entropy for data in [0, 1] (on MNIST-5k at k=32, about 0.28
+        times PCA's held-out error). A code wider than an eighth of the
+        input (digits' 8 x 8 images at k >= 16) is where a random start no
+        longer reaches PCA: there the recipe starts at PCA and keeps it
+        unless a validation epoch beats it. The variational transformer
+        and the outlier detector use their generic recipes.
+
+        Parameters
+        ----------
+        n_samples : int
+            Rows the fit trains on.
+        n_features : int
+            Width of the rows.
+        n_components : int
+            Width of the code.
+        task : {"transformer", "variational", "outlier"}, default="transformer"
+            Which estimator asks.
+
+        Returns
+        -------
+        recipe : dict
+        """
+        if task != "transformer":
+            return default_recipe(task)
+        if n_components * 8 > n_features:
+            return dict(CONV_SMALL_CODE)
+        return dict(CONV)
 
     def _module(self, n_features, n_code, n_components, generator):
         channels = hidden_sizes(self.channels)
