@@ -57,7 +57,13 @@ def main(argv=None):
         action="store_true",
         help="re-run only --methods (and PCA) and keep the other methods' rows of the "
         "results already in --out, and their plot inputs (artefacts.npz), so that the "
-        "plots show every method",
+        "plots show every method; a full run (not --quick) does so whenever --out "
+        "holds results, and says which methods' rows it kept",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="write only this run's rows, even where --out holds earlier results",
     )
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
@@ -103,9 +109,17 @@ def main(argv=None):
         },
         "wall_s": round(time.perf_counter() - start, 1),
     }
-    if args.update:
-        records, meta = _updated(records, meta, args.out / "results.json", methods)
+    earlier = args.out / "results.json"
+    if args.update or (not args.quick and not args.fresh and earlier.exists()):
+        records, meta = _updated(records, meta, earlier, methods)
         artefacts = _updated_artefacts(artefacts, args.out / ARTEFACTS, methods)
+        kept = sorted({r["method"] for r in records} - set(methods), key=compare.METHOD_NAMES.index)
+        if kept:
+            print(
+                f"kept the rows of {', '.join(kept)} from the earlier run in {earlier} "
+                f"({meta['updated_from']['command']}); --fresh drops them",
+                file=sys.stderr,
+            )
     summary = _report.summarise(records)
     _report.write_files(records, summary, args.out, meta)
     _report.plot_error_vs_k(summary, args.out / "error_vs_k.png")

@@ -167,7 +167,8 @@ def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None, threads=Non
         From :func:`make_methods`.
     progress : bool or None
         Show a progress bar on stderr; None shows it only when stderr is a
-        terminal, so that logs (CI) do not fill with its redraws.
+        terminal, so that logs (CI) do not fill with its redraws. Without
+        the bar, each finished fit prints one line to stderr.
     n_jobs : int or None
         joblib's ``n_jobs`` (None: one at a time, or the active backend's
         default inside ``parallel_config``).
@@ -206,9 +207,17 @@ def run(datasets, sweep, seeds, methods, progress=None, n_jobs=None, threads=Non
     )
     records = []
     bar = tqdm(zip(jobs, results, strict=True), total=len(jobs), disable=not progress, unit="fit")
-    for (name, k, method, seed), (record, Z_test, X_hat) in bar:
+    start = time.perf_counter()
+    for i, ((name, k, method, seed), (record, Z_test, X_hat)) in enumerate(bar, 1):
         records.append({"dataset": name, "method": method, "k": k, "seed": seed, **record})
         bar.set_postfix(mse=f"{record['mse']:.4f}", fit=f"{record['fit_s']:.1f}s")
+        if not progress:  # a log (CI, a file) gets one line per finished fit instead
+            print(
+                f"[{time.perf_counter() - start:6.0f} s] fit {i}/{len(jobs)}: {name} k={k} "
+                f"{method} seed {seed}: mse {record['mse']:.5f}, fit {record['fit_s']:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         if seed == seeds[0]:
             if k == 2:
                 artefacts[(name, "codes", method)] = (Z_test, data[name][3])

@@ -1,13 +1,14 @@
 """The configurations of past benchmark runs and searches, in the vocabulary they were run in.
 
-Until 0.3 the estimators took the MLP's architecture (``hidden_layer_sizes``,
+The estimators of 0.1 took the MLP's architecture (``hidden_layer_sizes``,
 ``activation``, ``dropout``, ``batch_norm``) as their own parameters, and
 every configuration below is a flat dict of those and of the training
 settings, written on top of the defaults of 0.1 (:data:`DEFAULTS_0_1`) so
 that it keeps meaning what was measured. :func:`build` turns one into the
 public calls of today: the architecture into an ``MLPNetwork`` (or a
 ``ConvNetwork`` for ``network__*`` keys), the rest into the estimator's
-parameters, each one set explicitly, so no recipe decides anything.
+parameters, each one set explicitly (an "auto" output is left, as then, to
+the data's range).
 
 The benchmark itself (``benchmarks/compare.py``) does not read this module:
 its methods are one-line public calls. The search's ``confirm`` step and
@@ -292,7 +293,7 @@ for _rate in (1e-3, 3e-3, 8e-3):
         learning_rate_init=_rate,
     )
 
-# The estimators' MLP parameters before 0.3, which a network spec replaces.
+# The estimators' MLP parameters of 0.1, which a network spec replaces.
 MLP_PARAMETERS = ("hidden_layer_sizes", "activation", "dropout", "batch_norm")
 
 
@@ -305,16 +306,16 @@ def build(params, k, seed, image_shape=None, cls=AutoencoderTransformer, **kwarg
     """
     params = {**DEFAULTS_0_1, **params, **kwargs}
     if params["batch_size"] == "auto":
-        params["batch_size"] = 256  # what "auto" was before 0.3: min(256, n_samples)
+        params["batch_size"] = 256  # what "auto" was in 0.1: min(256, n_samples)
     conv = {key[len("network__") :]: v for key, v in params.items() if key.startswith("network__")}
     mlp = {key: params.pop(key) for key in MLP_PARAMETERS if key in params}
     rest = {key: v for key, v in params.items() if not key.startswith("network__")}
     if conv:
-        # ConvNetwork's own defaults before 0.3.
+        # ConvNetwork's own defaults before it took the benchmark's.
         before = {"channels": (32, 64), "convs_per_stage": 1, "batch_norm": False}
         network = ConvNetwork(image_shape, **{**before, **conv})
     else:
-        # Before 0.3 "auto" output meant the data's range (a sigmoid for [0, 1]
+        # In these configurations "auto" output meant the data's range (a sigmoid for [0, 1]
         # data unless the start is PCA). Of the MLP's recipes, the quality
         # preset's decides so; every other setting is explicit here.
         preset = "quality" if rest["output_activation"] == "auto" else "fast"

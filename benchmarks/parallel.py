@@ -15,7 +15,6 @@ one thread each, as dask's nanny starts them) started before the clock:
 
 import argparse
 import json
-import time
 import warnings
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from . import _data, compare, history
+from ._timing import timed
 
 SEARCHES = {
     "digits": (
@@ -38,12 +38,6 @@ SEARCHES = {
         2,
     ),
 }
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def search(name, n_jobs):

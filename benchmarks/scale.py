@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from . import history
+from ._timing import timed
 
 HIDDEN = (256,)
 K = 32
@@ -109,12 +110,6 @@ def estimator(epochs, **kwargs):
     # On top of the 0.1 defaults, as measured: a random start, no validation split.
     params = dict(history.DEFAULTS_0_1, hidden_layer_sizes=HIDDEN, batch_size=BATCH, tol=0)
     return history.build(params, K, 0, max_iter=epochs, **kwargs)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def model_mb(ae):

@@ -20,7 +20,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from unittest import mock
@@ -33,6 +32,7 @@ from sk_autoencoder import _base as sk_base
 from sk_autoencoder.networks import MLPNetwork
 
 from . import _data
+from ._timing import timed
 
 CASES = {
     "digits 64-32-8": dict(dataset="digits", hidden=(32,), k=8, epochs=60),
@@ -89,18 +89,12 @@ def estimator_fit_unfused(X, hidden, k, epochs, batch_size=BATCH_SIZE, seed=0):
         return estimator_fit(X, hidden, k, epochs, batch_size, seed)
 
 
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
 def matmul_peak(n=2048, repeats=10):
     """Best float32 GFLOP/s of an n x n matmul on this machine."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     best = 0.0
     for _ in range(repeats):
-        seconds, _ = timed(torch.mm, a, b)
+        _, seconds = timed(torch.mm, a, b)
         best = max(best, 2 * n**3 / seconds / 1e9)
     return best
 
@@ -125,7 +119,7 @@ def compare_fit(repeats):
         for r in range(repeats):
             # Rotate the order so that no contender always runs first.
             for label, fn in contenders[r % 3 :] + contenders[: r % 3]:
-                times[label].append(timed(fn, *args)[0])
+                times[label].append(timed(fn, *args)[1])
         med = {label: statistics.median(t) for label, t in times.items()}
         params = n_params(MLPAutoencoder(X.shape[1], case["k"], case["hidden"]))
         gflop = 6 * params * len(X_train) * case["epochs"] / 1e9
@@ -158,7 +152,7 @@ def compare_transform(repeats):
     for r in range(repeats):
         order = [("transform", lambda: ae.transform(X)), ("raw encoder", raw)]
         for label, fn in order if r % 2 == 0 else order[::-1]:
-            times[label].append(timed(fn)[0])
+            times[label].append(timed(fn)[1])
     med = {label: len(X) / statistics.median(t) for label, t in times.items()}
     return {
         "rows": len(X),
@@ -224,9 +218,9 @@ def compare_compile(epochs=8):
     eager = MLPAutoencoder(784, case["k"], case["hidden"])
     compiled = MLPAutoencoder(784, case["k"], case["hidden"])
     forward = torch.compile(compiled)
-    first_s = timed(run, compiled, forward, 1)[0]
-    eager_s = timed(run, eager, eager, epochs)[0]
-    compiled_s = timed(run, compiled, forward, epochs)[0]
+    first_s = timed(run, compiled, forward, 1)[1]
+    eager_s = timed(run, eager, eager, epochs)[1]
+    compiled_s = timed(run, compiled, forward, epochs)[1]
     return {
         "first_epoch_with_compile_s": first_s,
         "eager_s": eager_s,

@@ -82,14 +82,6 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
     _variational = False
     _net_class = AutoencoderNet
 
-    def __new__(cls, *args, **kwargs):
-        # The MLP's parameters left the signature for ``network``: say what to
-        # write instead of Python's "unexpected keyword argument".
-        given = {name: kwargs[name] for name in MLP_PARAMETERS if name in kwargs}
-        if given:
-            raise TypeError(removed_parameters_message(cls, given))
-        return super().__new__(cls)
-
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "network": [Network, None],
@@ -122,6 +114,14 @@ class BaseAutoencoder(ValidationMixin, InferenceMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
+
+    def __new__(cls, *args, **kwargs):
+        # The MLP's parameters left the signature for ``network``: say what to
+        # write instead of Python's "unexpected keyword argument".
+        given = {name: kwargs[name] for name in MLP_PARAMETERS if name in kwargs}
+        if given:
+            raise TypeError(removed_parameters_message(cls, given))
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -1,13 +1,16 @@
 """Layers whose training step does not depend on torch's thread count.
 
-torch's CPU kernels for two layers split a reduction over the batch
-between threads, so that the sums, and every weight after them, depend on
-how many threads there are:
+torch's CPU kernels split some sums between threads in a way that depends
+on how many threads there are, so that the sums, and every weight after
+them, change with the thread count:
 
 - ``nn.BatchNorm1d`` collects a batch's statistics per thread, then adds
   the threads' partial sums;
 - oneDNN's convolution backward adds the weight gradient's per-thread
-  partial sums over the batch.
+  partial sums over the batch, and its transposed convolution (a
+  convolution's input gradient) splits its sums for small or odd batches;
+- the matrix product of a batch of fewer than about 32 rows (the last
+  batch of an epoch) takes other kernels on other thread counts.
 
 The difference is one rounding per step (about 1e-7 relatively), but
 training amplifies it: the same seed gave codes 4e-2 apart at 1 and 2
@@ -24,21 +27,51 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# A matrix product of fewer rows is computed on this many (zero rows added):
+# on 1 to 16 threads, products of 5-11, 17-19 and 25-27 rows came out
+# differently with the thread count, and none of 28 rows or more.
+SMALL_BATCH = 32
+
 
 def _training_step(module, X):
     return module.training and torch.is_grad_enabled() and not torch.jit.is_scripting()
+
+
+def rows_matmul(A, B):
+    """``A @ B`` for a 2-D ``A``, on at least :data:`SMALL_BATCH` rows (zeros added, then cut)."""
+    n = A.shape[0]
+    if A.ndim != 2 or n >= SMALL_BATCH:
+        return A @ B
+    return (F.pad(A, (0, 0, 0, SMALL_BATCH - n)) @ B)[:n]
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` whose training step does not depend on the thread count.
+
+    In a training step, a batch of fewer than :data:`SMALL_BATCH` rows is
+    multiplied as :data:`SMALL_BATCH` rows, the extra ones zeros: a product
+    of so few rows takes kernels that change with the thread count. The
+    zeros add nothing to the weights' gradient.
+    """
+
+    def forward(self, X):
+        if X.ndim != 2 or len(X) >= SMALL_BATCH or not _training_step(self, X):
+            return super().forward(X)
+        padded = F.pad(X, (0, 0, 0, SMALL_BATCH - len(X)))
+        return F.linear(padded, self.weight, self.bias)[: len(X)]
 
 
 class BatchNorm1d(nn.BatchNorm1d):
     """``nn.BatchNorm1d`` with batch statistics from a per-feature reduction.
 
     In training, the mean and (biased) variance of each feature (or
-    channel, for ``(n, channels, length)`` input) come from
-    ``torch.var_mean``, which reduces each feature in one thread, instead
+    channel, for ``(n, channels, length)`` input) are means over the
+    batch, which torch reduces one feature at a time in one thread, instead
     of torch's batch-norm kernel, which adds partial sums of several
-    threads. The
-    running statistics move as in ``nn.BatchNorm1d`` (momentum, unbiased
-    variance). Evaluation runs torch's kernel on the running statistics.
+    threads (``torch.var_mean`` would do as well, at three times the
+    cost). The running statistics move as in ``nn.BatchNorm1d`` (momentum,
+    unbiased variance). Evaluation runs torch's kernel on the running
+    statistics.
     """
 
     def forward(self, X):
@@ -47,19 +80,21 @@ class BatchNorm1d(nn.BatchNorm1d):
         # (n, features), or (n, channels, length) reduced over the batch and the positions.
         dims = (0,) if X.ndim == 2 else (0, 2)
         shape = (1, -1) if X.ndim == 2 else (1, -1, 1)
-        var, mean = torch.var_mean(X, dim=dims, correction=0)
+        mean = X.mean(dims, keepdim=True)
+        centred = X - mean
+        var = centred.square().mean(dims, keepdim=True)
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
             momentum = (
                 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
             )
             n = X.numel() // X.shape[1]
-            self.running_mean.lerp_(mean, momentum)
-            self.running_var.lerp_(var * (n / max(n - 1, 1)), momentum)
-        X_hat = (X - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.eps)
-        if self.affine:
-            X_hat = X_hat * self.weight.reshape(shape) + self.bias.reshape(shape)
-        return X_hat
+            self.running_mean.lerp_(mean.reshape(-1), momentum)
+            self.running_var.lerp_(var.reshape(-1) * (n / max(n - 1, 1)), momentum)
+        scale = torch.rsqrt(var + self.eps)
+        if not self.affine:
+            return centred * scale
+        return torch.addcmul(self.bias.reshape(shape), centred, scale * self.weight.reshape(shape))
 
 
 def _weight_gradient(X, grad, kernel, stride, padding):
@@ -75,35 +110,54 @@ def _weight_gradient(X, grad, kernel, stride, padding):
     return out[:, :, : kernel[0], : kernel[1]].transpose(0, 1)
 
 
-def _transposed_convolution(X, weight, stride, padding, output_padding):
-    """``conv_transpose2d(X, weight)`` (no bias) as one product, then ``fold``.
+def _transposed_convolution(X, weight, stride, padding, output_padding, one_d):
+    """``conv_transpose2d(X, weight)`` (no bias) in an order that does not depend on the threads.
 
-    torch's transposed convolution (and so the input gradient of a
-    convolution) changes with the thread count for some shapes: rows of
-    height 1, the 1-D signals, in batches of odd size. A product over the
-    input channels and ``fold``'s sums over the kernel's positions do not.
+    oneDNN's transposed convolution (and so a convolution's input gradient)
+    splits its sums between threads differently on different thread counts
+    for batches of fewer than :data:`SMALL_BATCH` rows (9 rows on 8
+    threads, 3 on 2), and for rows of height 1 (the 1-D signals) whatever
+    the batch; on 1 to 16 threads, images of at least that many rows gave
+    the same sums. Those are left to it. A 1-D signal of at least that many
+    rows is one product per row (``torch.bmm``, one row per thread)
+    scattered back by ``fold``. Any smaller batch, which only an epoch's
+    last one is, is the forward convolution, with the kernel flipped, of
+    the input spread out by the stride: more work, the same sums on every
+    thread count.
     """
     n, channels = X.shape[:2]
     kernel = weight.shape[2:]
-    size = [
-        (s - 1) * st - 2 * p + k + op
-        for s, st, p, k, op in zip(
-            X.shape[2:], stride, padding, kernel, output_padding, strict=True
-        )
+    if n >= SMALL_BATCH and not one_d:
+        return F.conv_transpose2d(X, weight, None, stride, padding, output_padding)
+    if n >= SMALL_BATCH:
+        size = [
+            (s - 1) * st - 2 * p + k + op
+            for s, st, p, k, op in zip(
+                X.shape[2:], stride, padding, kernel, output_padding, strict=True
+            )
+        ]
+        columns = torch.bmm(weight.reshape(channels, -1).t().expand(n, -1, -1), X.flatten(2))
+        return F.fold(columns, size, kernel, padding=padding, stride=stride)
+    shape = [
+        (s - 1) * st + 1 + op for s, st, op in zip(X.shape[2:], stride, output_padding, strict=True)
     ]
-    columns = X.reshape(n, channels, -1).transpose(1, 2) @ weight.reshape(channels, -1)
-    return F.fold(columns.transpose(1, 2), size, kernel, padding=padding, stride=stride)
+    spread = X.new_zeros(n, channels, *shape)
+    spread[
+        :, :, : shape[0] - output_padding[0] : stride[0], : shape[1] - output_padding[1] : stride[1]
+    ] = X
+    pad = [k - 1 - p for k, p in zip(kernel, padding, strict=True)]
+    return F.conv2d(spread, weight.flip(2, 3).transpose(0, 1), None, 1, pad)
 
 
 class _Convolution(torch.autograd.Function):
     """A 2-D (transposed) convolution whose sums do not depend on the thread count.
 
-    Where torch's kernels already are (a convolution's forward pass, the
-    input gradient of a transposed one, and, for images, a transposed
-    convolution and a convolution's input gradient) they are used as they
-    are. A 1-D signal (a height of 1) takes :func:`_transposed_convolution`
-    instead. The weight's gradient is :func:`_weight_gradient`, the bias's
-    a sum over the batch and the positions.
+    A convolution's forward pass, and so the input gradient of a transposed
+    one, is torch's own kernel, which already is. A transposed
+    convolution's forward pass, and so a convolution's input gradient, is
+    :func:`_transposed_convolution`; the weight's gradient is
+    :func:`_weight_gradient`, the bias's a sum over the batch and the
+    positions.
     """
 
     @staticmethod
@@ -112,9 +166,7 @@ class _Convolution(torch.autograd.Function):
         ctx.settings = (stride, padding, transposed, output_padding, bias is not None, one_d)
         if not transposed:
             return F.conv2d(X, weight, bias, stride, padding)
-        if not one_d:
-            return F.conv_transpose2d(X, weight, bias, stride, padding, output_padding)
-        out = _transposed_convolution(X, weight, stride, padding, output_padding)
+        out = _transposed_convolution(X, weight, stride, padding, output_padding, one_d)
         return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 
     @staticmethod
@@ -125,18 +177,9 @@ class _Convolution(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             if transposed:
                 grad_X = F.conv2d(grad, weight, None, stride, padding)
-            elif one_d:
-                extra = _output_padding(X, grad, weight, stride, padding)
-                grad_X = _transposed_convolution(grad, weight, stride, padding, extra)
             else:
-                grad_X = F.conv_transpose2d(
-                    grad,
-                    weight,
-                    None,
-                    stride,
-                    padding,
-                    _output_padding(X, grad, weight, stride, padding),
-                )
+                extra = _output_padding(X, grad, weight, stride, padding)
+                grad_X = _transposed_convolution(grad, weight, stride, padding, extra, one_d)
         kernel = weight.shape[2:]
         if transposed:
             # The adjoint of conv2d(., weight): the roles of input and output swap.
@@ -164,6 +207,7 @@ def _plain(layer):
         and all(d == 1 for d in layer.dilation)
         and layer.padding_mode == "zeros"
         and not isinstance(layer.padding, str)
+        and all(p < k for p, k in zip(layer.padding, layer.kernel_size, strict=True))
     )
 
 

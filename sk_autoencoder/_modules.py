@@ -11,7 +11,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ._fixed_order import BatchNorm1d
+from ._fixed_order import BatchNorm1d, Linear, rows_matmul
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -51,7 +51,7 @@ def linear(fan_in, fan_out, generator=None, dtype=torch.float32):
     ``a=sqrt(5)`` and biases uniform in ``+-1/sqrt(fan_in)``. The dtype is
     explicit, so ``torch.set_default_dtype`` does not change it.
     """
-    layer = nn.utils.skip_init(nn.Linear, fan_in, fan_out, dtype=dtype)
+    layer = nn.utils.skip_init(Linear, fan_in, fan_out, dtype=dtype)
     nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
@@ -429,14 +429,18 @@ class PCAEncoder(_PCAPath):
     """``(X - mean) @ components.T + f(X)``: PCA's codes plus a learnt residual."""
 
     def forward(self, X):
-        return (X - self.pca_mean) @ self.pca_components.t() + self._residual(X)
+        # rows_matmul: a training step's product in an order that does not
+        # depend on the thread count (sk_autoencoder._fixed_order).
+        product = rows_matmul if self.training else torch.matmul
+        return product(X - self.pca_mean, self.pca_components.t()) + self._residual(X)
 
 
 class PCADecoder(_PCAPath):
     """``mean + codes @ components + h(codes)``: PCA's inverse plus a learnt residual."""
 
     def forward(self, Z):
-        return self.pca_mean + Z @ self.pca_components + self._residual(Z)
+        product = rows_matmul if self.training else torch.matmul
+        return self.pca_mean + product(Z, self.pca_components) + self._residual(Z)
 
 
 class PCAResidualAutoencoder(nn.Module):

@@ -39,7 +39,7 @@ def removed_parameters_message(cls, given):
     passed = ", ".join(f"{name}={value!r}" for name, value in given.items())
     return (
         f"{cls.__name__}({passed}): the architecture is set by `network` alone since "
-        f"0.3. Write {cls.__name__}(network=MLPNetwork({shown})) instead "
+        f"0.2. Write {cls.__name__}(network=MLPNetwork({shown})) instead "
         "(from sk_autoencoder.networks import MLPNetwork)."
     )
 

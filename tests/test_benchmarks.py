@@ -301,3 +301,14 @@ def test_the_main_job_leaves_the_conv_network_to_update():
     assert set(compare.DEFAULT_METHODS) | {"AE conv"} == set(compare.METHOD_NAMES)
     with pytest.raises(SystemExit):
         main(["--methods", "AE nonsense"])
+
+
+def test_the_pages_tables_agree_with_the_results():
+    """Check that the README's and the user guide's tables are the committed results' figures."""
+    from benchmarks import pages
+
+    pages.main(["--check"])
+    text = "before\n<!-- headline -->\n\nold\n\n<!-- /headline -->\nafter"
+    assert pages.render(text, "headline", "md", "new") == text.replace("old", "new")
+    with pytest.raises(ValueError, match="no 'headline' block between marker comments"):
+        pages.render("no markers", "headline", "md", "new")

@@ -80,7 +80,7 @@ def test_mlp_parameters_say_what_to_write_instead(cls, given, written):
     """Check that an MLP parameter passed to an estimator is a TypeError naming the new call."""
     passed = ", ".join(f"{k}={v!r}" for k, v in given.items())
     msg = (
-        f"{cls.__name__}({passed}): the architecture is set by `network` alone since 0.3. "
+        f"{cls.__name__}({passed}): the architecture is set by `network` alone since 0.2. "
         f"Write {cls.__name__}(network={written}) instead "
         "(from sk_autoencoder.networks import MLPNetwork)."
     )
