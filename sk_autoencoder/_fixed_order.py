@@ -55,7 +55,9 @@ class Linear(nn.Linear):
     """
 
     def forward(self, X):
-        if X.ndim != 2 or len(X) >= SMALL_BATCH or not _training_step(self, X):
+        # The training-step test first: an export traces eval mode, where the
+        # batch's size must stay symbolic.
+        if not _training_step(self, X) or X.ndim != 2 or len(X) >= SMALL_BATCH:
             return super().forward(X)
         padded = F.pad(X, (0, 0, 0, SMALL_BATCH - len(X)))
         return F.linear(padded, self.weight, self.bias)[: len(X)]
