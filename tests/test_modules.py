@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from sk_autoencoder import MLPAutoencoder
+from sk_autoencoder._fixed_order import Linear
 from sk_autoencoder._modules import make_mlp
 
 
@@ -50,5 +51,6 @@ def test_every_activation_builds(activation):
 def test_no_hidden_layer_is_linear():
     """Check that hidden_layer_sizes=() gives a single linear map each way."""
     ae = MLPAutoencoder(6, 2, hidden_layer_sizes=())
-    assert [type(m) for m in ae.encoder] == [nn.Linear]
-    assert [type(m) for m in ae.decoder] == [nn.Linear]
+    assert [type(m) for m in ae.encoder] == [Linear]  # nn.Linear, in a fixed order
+    assert issubclass(Linear, nn.Linear)
+    assert [type(m) for m in ae.decoder] == [Linear]

@@ -322,6 +322,7 @@ class ConvNetwork(Network):
         Returns
         -------
         recipe : dict
+            Setting name to value, for the settings left at ``"auto"``.
         """
         if task != "transformer":
             return default_recipe(task)

@@ -122,6 +122,7 @@ class MLPNetwork(Network):
         Returns
         -------
         sizes : tuple of int
+            The widths of the encoder's hidden layers, input side first.
         """
         if isinstance(self.hidden_layer_sizes, str) and self.hidden_layer_sizes == "auto":
             return PRESET_WIDTHS[self.preset]
