@@ -27,9 +27,13 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import import_optional
+from ._recipe import MLP_PARAMETERS  # the estimators' MLP parameters of formats 1 and 2
 from ._validation import warn_at_caller
 from .networks import ConvNetwork, MLPNetwork
 from .networks._base import Network, check_importable, qualified_name, validate_network
+from .networks._recipe import (
+    SETTINGS,  # what recipe_ holds; formats 1 and 2 kept them as parameters
+)
 
 FORMAT = "sk_autoencoder"
 # 2: the network spec and the parameters added with it.
@@ -44,20 +48,6 @@ FORMAT_1_PARAMETERS = {
     "distributed": None,
     "distributed_timeout": 300.0,
 }
-# The estimators' MLP parameters of formats 1 and 2.
-MLP_PARAMETERS = ("hidden_layer_sizes", "activation", "dropout", "batch_norm")
-# The training settings of ``recipe_``, which formats 1 and 2 kept as parameters.
-RECIPE_SETTINGS = (
-    "init",
-    "max_iter",
-    "learning_rate",
-    "learning_rate_init",
-    "batch_size",
-    "alpha",
-    "early_stopping",
-    "output_activation",
-    "loss",
-)
 METADATA_KEY = "sk_autoencoder"
 WEIGHTS_FILE = "weights.safetensors"
 METADATA_FILE = "metadata.json"
@@ -329,7 +319,7 @@ def _from_format_2(params, fitted):
         "loss_": params["loss"],
         **fitted,
     }
-    recipe = {name: params[name] for name in RECIPE_SETTINGS}
+    recipe = {name: params[name] for name in SETTINGS}
     recipe["batch_size"] = fitted["batch_size_"]
     recipe["output_activation"] = fitted["output_activation_"]
     recipe["loss"] = fitted["loss_"]
